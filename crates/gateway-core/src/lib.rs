@@ -1,6 +1,12 @@
 //! Pure gateway logic shared by the Spin components: no Spin imports, unit-tested natively.
 
+pub mod chat;
+pub mod config;
 pub mod error;
+pub mod models;
+pub mod routes;
 pub mod sse;
+pub mod upstream;
+pub mod usage;
 
 pub use error::{ApiError, ErrorType};

@@ -29,7 +29,10 @@ impl Parser {
         self.buf.extend_from_slice(chunk);
         let mut events = Vec::new();
         let mut start = 0;
-        while let Some(rel) = self.buf[start..].iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(rel) = self.buf[start..]
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+        {
             let end = start + rel;
             // A `\r` at the very end may be the first half of `\r\n`: wait for more bytes.
             if self.buf[end] == b'\r' && end + 1 == self.buf.len() {

@@ -1,0 +1,494 @@
+//! The gateway configuration: LiteLLM's `model_list` YAML shape, validated into deployments.
+//!
+//! ```yaml
+//! model_list:
+//!   - model_name: gpt-5.4-mini            # the name callers use
+//!     litellm_params:
+//!       model: openai/gpt-5.4-mini        # <provider>/<upstream model>
+//!       api_key: os.environ/OPENAI_API_KEY
+//!     model_info: { input_cost_per_token: 0.00000025 }
+//! general_settings:
+//!   max_request_size_mb: 10
+//! ```
+
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, ErrorType};
+
+/// Default request body limit (10 MiB), overridden by `general_settings.max_request_size_mb`.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// Default upstream timeout in milliseconds when a deployment sets none (LiteLLM's default: 600 s).
+pub const DEFAULT_TIMEOUT_MS: u64 = 600_000;
+
+/// The provider adapter component that serves a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Provider {
+    /// api.openai.com (`openai/` without `api_base`).
+    OpenAi,
+    /// Any OpenAI-compatible server (`hosted_vllm/`, or `openai/` with `api_base`).
+    OpenAiCompatible,
+    /// api.anthropic.com (`anthropic/`).
+    Anthropic,
+    /// generativelanguage.googleapis.com (`gemini/`).
+    Gemini,
+}
+
+impl Provider {
+    /// Every provider, in a stable order.
+    pub const ALL: [Provider; 4] = [
+        Provider::OpenAi,
+        Provider::OpenAiCompatible,
+        Provider::Anthropic,
+        Provider::Gemini,
+    ];
+
+    /// Name used in messages, usage records and `owned_by`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::OpenAi => "openai",
+            Provider::OpenAiCompatible => "openai-compatible",
+            Provider::Anthropic => "anthropic",
+            Provider::Gemini => "gemini",
+        }
+    }
+
+    /// Spin component id of the provider adapter.
+    pub fn component(self) -> &'static str {
+        match self {
+            Provider::OpenAi => "provider-openai",
+            Provider::OpenAiCompatible => "provider-openai-compatible",
+            Provider::Anthropic => "provider-anthropic",
+            Provider::Gemini => "provider-gemini",
+        }
+    }
+
+    /// Base URL of the adapter through Spin's local service chaining.
+    pub fn internal_url(self) -> String {
+        format!("http://{}.spin.internal", self.component())
+    }
+
+    /// The Spin variable holding the key when the config names none.
+    pub fn default_key_variable(self) -> &'static str {
+        match self {
+            Provider::OpenAi => "openai_api_key",
+            Provider::OpenAiCompatible => "hosted_vllm_api_key",
+            Provider::Anthropic => "anthropic_api_key",
+            Provider::Gemini => "gemini_api_key",
+        }
+    }
+}
+
+/// Where a provider adapter finds the upstream key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// A Spin variable of the provider component (`os.environ/NAME` means variable `name`).
+    Variable(String),
+    /// A literal, non-secret placeholder such as `dummy-key` (self-hosted servers only).
+    Literal(String),
+}
+
+/// Per-token prices from `model_info`, in USD.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Prices {
+    /// `model_info.input_cost_per_token`.
+    pub input: Option<f64>,
+    /// `model_info.output_cost_per_token`.
+    pub output: Option<f64>,
+    /// `model_info.cache_read_input_token_cost`.
+    pub cached_input: Option<f64>,
+}
+
+/// One upstream deployment of a logical model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deployment {
+    /// The logical name callers use (`model_name`).
+    pub model_name: String,
+    /// Adapter that serves it.
+    pub provider: Provider,
+    /// Upstream model id (after the `<provider>/` prefix).
+    pub upstream_model: String,
+    /// `api_base`, if set.
+    pub api_base: Option<String>,
+    /// Where the key comes from, if any.
+    pub key: Option<KeySource>,
+    /// Upstream timeout in milliseconds.
+    pub timeout_ms: u64,
+    /// `model_info.max_tokens` / `max_output_tokens`, used where a provider requires a value.
+    pub max_output_tokens: Option<u64>,
+    /// Prices from `model_info`.
+    pub prices: Prices,
+    /// `model_info` as given, for `/v1/models/{id}`.
+    pub model_info: Map<String, Value>,
+}
+
+/// The validated gateway configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// All deployments in file order.
+    pub deployments: Vec<Deployment>,
+    /// Request body limit in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// A broken configuration: what is wrong, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Where in the file, e.g. `model_list[2].litellm_params.model`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl From<ConfigError> for ApiError {
+    fn from(e: ConfigError) -> Self {
+        ApiError::new(
+            500,
+            ErrorType::Server,
+            format!("gateway config error at {}: {}", e.path, e.message),
+        )
+        .with_code("config_error")
+    }
+}
+
+fn err(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Parses and validates the YAML text.
+    pub fn parse(yaml: &str) -> Result<Config, ConfigError> {
+        let root: Value =
+            serde_yaml_ng::from_str(yaml).map_err(|e| err("(document)", e.to_string()))?;
+        let root = root
+            .as_object()
+            .ok_or_else(|| err("(document)", "expected a mapping with `model_list`"))?;
+        let list = root
+            .get("model_list")
+            .ok_or_else(|| err("model_list", "missing"))?
+            .as_array()
+            .ok_or_else(|| err("model_list", "expected a list"))?;
+        let deployments = list
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| parse_deployment(&format!("model_list[{i}]"), entry))
+            .collect::<Result<Vec<_>, _>>()?;
+        let max_body_bytes = match root
+            .get("general_settings")
+            .and_then(|g| g.get("max_request_size_mb"))
+        {
+            None | Some(Value::Null) => DEFAULT_MAX_BODY_BYTES,
+            Some(v) => {
+                let mb = v.as_f64().filter(|mb| *mb > 0.0).ok_or_else(|| {
+                    err(
+                        "general_settings.max_request_size_mb",
+                        "expected a positive number",
+                    )
+                })?;
+                (mb * 1024.0 * 1024.0) as usize
+            }
+        };
+        Ok(Config {
+            deployments,
+            max_body_bytes,
+        })
+    }
+
+    /// Deployments serving a logical model name (empty if unknown).
+    pub fn deployments_for<'a>(&'a self, model: &str) -> Vec<&'a Deployment> {
+        self.deployments
+            .iter()
+            .filter(|d| d.model_name == model)
+            .collect()
+    }
+
+    /// Distinct logical model names, in file order.
+    pub fn model_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for d in &self.deployments {
+            if !names.contains(&d.model_name.as_str()) {
+                names.push(&d.model_name);
+            }
+        }
+        names
+    }
+}
+
+fn parse_deployment(path: &str, entry: &Value) -> Result<Deployment, ConfigError> {
+    let entry = entry
+        .as_object()
+        .ok_or_else(|| err(path, "expected a mapping"))?;
+    let model_name = non_empty_str(entry.get("model_name"), &format!("{path}.model_name"))?;
+    let params_path = format!("{path}.litellm_params");
+    let params = entry
+        .get("litellm_params")
+        .ok_or_else(|| err(&params_path, "missing"))?
+        .as_object()
+        .ok_or_else(|| err(&params_path, "expected a mapping"))?;
+    let model_path = format!("{params_path}.model");
+    let model = non_empty_str(params.get("model"), &model_path)?;
+    let api_base = optional_str(params.get("api_base"), &format!("{params_path}.api_base"))?;
+    if let Some(base) = &api_base {
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(err(
+                format!("{params_path}.api_base"),
+                "must start with http:// or https://",
+            ));
+        }
+    }
+    let (prefix, upstream_model) = model.split_once('/').ok_or_else(|| {
+        err(
+            &model_path,
+            format!("`{model}` has no provider prefix; use openai/, hosted_vllm/, anthropic/ or gemini/"),
+        )
+    })?;
+    if upstream_model.is_empty() {
+        return Err(err(
+            &model_path,
+            "the upstream model after the prefix is empty",
+        ));
+    }
+    let provider = match (prefix, api_base.is_some()) {
+        ("openai", false) => Provider::OpenAi,
+        ("openai", true) | ("hosted_vllm", true) => Provider::OpenAiCompatible,
+        ("hosted_vllm", false) => {
+            return Err(err(
+                format!("{params_path}.api_base"),
+                "hosted_vllm/ models need the server's api_base",
+            ))
+        }
+        ("anthropic", _) => Provider::Anthropic,
+        ("gemini", _) => Provider::Gemini,
+        (other, _) => return Err(err(
+            &model_path,
+            format!(
+                "unsupported provider `{other}/`; use openai/, hosted_vllm/, anthropic/ or gemini/"
+            ),
+        )),
+    };
+    let key_path = format!("{params_path}.api_key");
+    let key = match optional_str(params.get("api_key"), &key_path)? {
+        None => Some(KeySource::Variable(provider.default_key_variable().into())),
+        Some(raw) => Some(parse_key(&key_path, &raw, provider)?),
+    };
+    let timeout_ms = match params.get("timeout") {
+        None | Some(Value::Null) => DEFAULT_TIMEOUT_MS,
+        Some(v) => v
+            .as_f64()
+            .filter(|s| *s > 0.0)
+            .map(|s| (s * 1000.0) as u64)
+            .ok_or_else(|| {
+                err(
+                    format!("{params_path}.timeout"),
+                    "expected a positive number of seconds",
+                )
+            })?,
+    };
+    let model_info = match entry.get("model_info") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(err(format!("{path}.model_info"), "expected a mapping")),
+    };
+    let number = |k: &str| -> Result<Option<f64>, ConfigError> {
+        match model_info.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v.as_f64().filter(|n| *n >= 0.0).map(Some).ok_or_else(|| {
+                err(
+                    format!("{path}.model_info.{k}"),
+                    "expected a non-negative number",
+                )
+            }),
+        }
+    };
+    let prices = Prices {
+        input: number("input_cost_per_token")?,
+        output: number("output_cost_per_token")?,
+        cached_input: number("cache_read_input_token_cost")?,
+    };
+    let max_output_tokens = match number("max_output_tokens")? {
+        Some(n) => Some(n as u64),
+        None => number("max_tokens")?.map(|n| n as u64),
+    };
+    Ok(Deployment {
+        model_name,
+        provider,
+        upstream_model: upstream_model.to_string(),
+        api_base: api_base.map(|b| b.trim_end_matches('/').to_string()),
+        key,
+        timeout_ms,
+        max_output_tokens,
+        prices,
+        model_info,
+    })
+}
+
+/// `os.environ/NAME` → variable `name`; literals only for self-hosted servers.
+fn parse_key(path: &str, raw: &str, provider: Provider) -> Result<KeySource, ConfigError> {
+    if let Some(env) = raw.strip_prefix("os.environ/") {
+        let name = env.to_ascii_lowercase();
+        if !is_spin_variable_name(&name) {
+            return Err(err(
+                path,
+                format!("`{env}` is not a valid Spin variable name (letters, digits and single underscores, starting with a letter)"),
+            ));
+        }
+        return Ok(KeySource::Variable(name));
+    }
+    if provider == Provider::OpenAiCompatible {
+        return Ok(KeySource::Literal(raw.to_string()));
+    }
+    // Never echo the literal: it may be a real key pasted into the config.
+    Err(err(
+        path,
+        format!(
+            "literal keys are only allowed for self-hosted servers; store the {} key in a Spin variable and write `os.environ/NAME`",
+            provider.name()
+        ),
+    ))
+}
+
+/// Spin's variable name rule: lower-case ASCII letters, digits and underscores, starting with a
+/// letter, no double or trailing underscore.
+pub fn is_spin_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !name.contains("__")
+        && !name.ends_with('_')
+}
+
+fn non_empty_str(v: Option<&Value>, path: &str) -> Result<String, ConfigError> {
+    match v {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+        Some(Value::String(_)) => Err(err(path, "must not be empty")),
+        None | Some(Value::Null) => Err(err(path, "missing")),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(_) => Err(err(path, "expected a string")),
+    }
+}
+
+fn optional_str(v: Option<&Value>, path: &str) -> Result<Option<String>, ConfigError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
+        Some(_) => Err(err(path, "expected a string")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+model_list:
+  - model_name: gpt-5.4-mini
+    litellm_params:
+      model: openai/gpt-5.4-mini
+      api_key: os.environ/OPENAI_API_KEY
+    model_info:
+      input_cost_per_token: 0.00000025
+      output_cost_per_token: 0.000002
+  - model_name: llama-3.1-8b-instruct
+    litellm_params:
+      model: hosted_vllm/meta-llama/Llama-3.1-8B-Instruct
+      api_base: http://llama.ns.svc.cluster.local:8080/v1/
+      api_key: dummy-key
+      timeout: 2.5
+  - model_name: llama-3.1-8b-instruct
+    litellm_params:
+      model: openai/meta-llama/Llama-3.1-8B-Instruct
+      api_base: http://other:8000/v1
+  - model_name: claude-sonnet
+    litellm_params:
+      model: anthropic/claude-sonnet-4-5
+    model_info:
+      max_tokens: 8192
+general_settings:
+  max_request_size_mb: 1
+"#;
+
+    #[test]
+    fn parses_litellm_model_list() {
+        let c = Config::parse(SAMPLE).unwrap();
+        assert_eq!(c.deployments.len(), 4);
+        assert_eq!(c.max_body_bytes, 1024 * 1024);
+        let gpt = &c.deployments[0];
+        assert_eq!(gpt.provider, Provider::OpenAi);
+        assert_eq!(gpt.upstream_model, "gpt-5.4-mini");
+        assert_eq!(gpt.key, Some(KeySource::Variable("openai_api_key".into())));
+        assert_eq!(gpt.prices.input, Some(0.00000025));
+        let llama = &c.deployments[1];
+        assert_eq!(llama.provider, Provider::OpenAiCompatible);
+        assert_eq!(llama.upstream_model, "meta-llama/Llama-3.1-8B-Instruct");
+        assert_eq!(
+            llama.api_base.as_deref(),
+            Some("http://llama.ns.svc.cluster.local:8080/v1")
+        );
+        assert_eq!(llama.key, Some(KeySource::Literal("dummy-key".into())));
+        assert_eq!(llama.timeout_ms, 2500);
+        assert_eq!(c.deployments[2].provider, Provider::OpenAiCompatible);
+        assert_eq!(c.deployments[3].provider, Provider::Anthropic);
+        assert_eq!(c.deployments[3].max_output_tokens, Some(8192));
+        assert_eq!(
+            c.deployments[3].key,
+            Some(KeySource::Variable("anthropic_api_key".into()))
+        );
+        assert_eq!(c.deployments_for("llama-3.1-8b-instruct").len(), 2);
+        assert_eq!(
+            c.model_names(),
+            vec!["gpt-5.4-mini", "llama-3.1-8b-instruct", "claude-sonnet"]
+        );
+    }
+
+    fn error_of(yaml: &str) -> ConfigError {
+        Config::parse(yaml).unwrap_err()
+    }
+
+    #[test]
+    fn reports_what_and_where() {
+        assert_eq!(error_of("model_list: 3").path, "model_list");
+        assert_eq!(error_of("{").path, "(document)");
+        assert_eq!(error_of("foo: 1").path, "model_list");
+        let e =
+            error_of("model_list:\n  - model_name: x\n    litellm_params:\n      model: azure/x\n");
+        assert_eq!(e.path, "model_list[0].litellm_params.model");
+        assert!(e.message.contains("azure/"));
+        let e =
+            error_of("model_list:\n  - model_name: x\n    litellm_params:\n      model: gpt-4o\n");
+        assert!(e.message.contains("no provider prefix"));
+        let e = error_of(
+            "model_list:\n  - model_name: x\n    litellm_params:\n      model: hosted_vllm/x\n",
+        );
+        assert_eq!(e.path, "model_list[0].litellm_params.api_base");
+        let e = error_of("model_list:\n  - litellm_params:\n      model: openai/x\n");
+        assert_eq!(e.path, "model_list[0].model_name");
+        let e = error_of("model_list:\n  - model_name: x\n    litellm_params:\n      model: openai/x\n      timeout: -1\n");
+        assert_eq!(e.path, "model_list[0].litellm_params.timeout");
+    }
+
+    #[test]
+    fn literal_provider_keys_are_refused_without_echo() {
+        let e = error_of("model_list:\n  - model_name: x\n    litellm_params:\n      model: openai/x\n      api_key: sk-secret123\n");
+        assert_eq!(e.path, "model_list[0].litellm_params.api_key");
+        assert!(!e.message.contains("sk-secret123"));
+        let api: ApiError = e.into();
+        assert_eq!(api.status, 500);
+        assert_eq!(api.code.as_deref(), Some("config_error"));
+    }
+
+    #[test]
+    fn variable_names_follow_spin_rules() {
+        assert!(is_spin_variable_name("openai_api_key"));
+        assert!(!is_spin_variable_name("1abc"));
+        assert!(!is_spin_variable_name("a__b"));
+        assert!(!is_spin_variable_name("a-b"));
+        let e = error_of("model_list:\n  - model_name: x\n    litellm_params:\n      model: openai/x\n      api_key: os.environ/MY-KEY\n");
+        assert!(e.message.contains("MY-KEY"));
+    }
+}
