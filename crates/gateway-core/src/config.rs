@@ -262,12 +262,14 @@ fn parse_deployment(path: &str, entry: &Value) -> Result<Deployment, ConfigError
         }
         ("anthropic", _) => Provider::Anthropic,
         ("gemini", _) => Provider::Gemini,
-        (other, _) => return Err(err(
-            &model_path,
-            format!(
+        (other, _) => {
+            return Err(err(
+                &model_path,
+                format!(
                 "unsupported provider `{other}/`; use openai/, hosted_vllm/, anthropic/ or gemini/"
             ),
-        )),
+            ))
+        }
     };
     let key_path = format!("{params_path}.api_key");
     let key = match optional_str(params.get("api_key"), &key_path)? {

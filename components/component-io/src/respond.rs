@@ -1,0 +1,86 @@
+//! Answers: whole JSON bodies, OpenAI/Anthropic error JSON, and streamed bodies.
+
+use gateway_core::ApiError;
+use serde_json::Value;
+use spin_sdk::http::{Fields, OutgoingBody, OutgoingResponse, ResponseOutparam};
+use wasi::io::streams::OutputStream;
+
+/// Largest write WASI allows in one `blocking-write-and-flush`.
+const MAX_WRITE: usize = 4096;
+
+/// A response body being written; finishing (or dropping) it ends the response.
+pub struct BodyWriter {
+    stream: Option<OutputStream>,
+    body: Option<OutgoingBody>,
+}
+
+impl BodyWriter {
+    /// Sends the status and headers and returns a writer for the body.
+    pub fn start(out: ResponseOutparam, status: u16, headers: &[(String, String)]) -> BodyWriter {
+        let list: Vec<(String, Vec<u8>)> = headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+            .collect();
+        let fields = Fields::from_list(&list).unwrap_or_else(|_| Fields::new());
+        let response = OutgoingResponse::new(fields);
+        // Only statuses outside 100..=999 are refused, and callers never produce one.
+        let _ = response.set_status_code(status);
+        let body = response.body().ok();
+        let stream = body.as_ref().and_then(|b| b.write().ok());
+        out.set(response);
+        BodyWriter { stream, body }
+    }
+
+    /// Writes and flushes a chunk. Returns false once the client has gone away.
+    pub fn write(&mut self, mut data: &[u8]) -> bool {
+        let Some(stream) = &self.stream else {
+            return false;
+        };
+        while !data.is_empty() {
+            let n = data.len().min(MAX_WRITE);
+            if stream.blocking_write_and_flush(&data[..n]).is_err() {
+                self.stream = None;
+                return false;
+            }
+            data = &data[n..];
+        }
+        true
+    }
+
+    /// Ends the body.
+    pub fn finish(mut self) {
+        self.close();
+    }
+
+    fn close(&mut self) {
+        drop(self.stream.take());
+        if let Some(body) = self.body.take() {
+            let _ = OutgoingBody::finish(body, None);
+        }
+    }
+}
+
+impl Drop for BodyWriter {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Sends a whole JSON answer.
+pub fn respond_json(out: ResponseOutparam, status: u16, body: &Value, extra: &[(String, String)]) {
+    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+    headers.extend_from_slice(extra);
+    let mut w = BodyWriter::start(out, status, &headers);
+    w.write(body.to_string().as_bytes());
+    w.finish();
+}
+
+/// Sends an error as OpenAI error JSON, or Anthropic's when `anthropic` is set.
+pub fn respond_error(out: ResponseOutparam, error: &ApiError, anthropic: bool) {
+    let body = if anthropic {
+        error.to_anthropic_json()
+    } else {
+        error.to_openai_json()
+    };
+    respond_json(out, error.status, &body, &error.headers);
+}

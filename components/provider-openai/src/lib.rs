@@ -1,0 +1,117 @@
+//! Provider adapter for OpenAI-format upstreams. The same build serves two Spin components:
+//! `provider-openai` (only `https://api.openai.com`, key variable `openai_api_key`) and
+//! `provider-openai-compatible` (self-hosted vLLM, KServe, Ollama, llama.cpp: hosts from a
+//! deploy-time variable). Which one it is comes from its own component variables.
+
+mod settings;
+
+use component_io::outbound::{for_each_chunk, host_of, read_all, response_header};
+use component_io::{respond_error, respond_json, send, BodyWriter, Inbound, UpstreamRequest};
+use gateway_core::upstream::{openai_error, transport_error};
+use gateway_core::{sse, ApiError, ErrorType};
+use serde_json::json;
+use settings::{KeyError, Settings};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
+use spin_sdk::http_component;
+
+/// Largest request body accepted from the router (the router enforces the configured limit).
+const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Largest upstream error body read.
+const MAX_ERROR_BODY: usize = 1024 * 1024;
+
+#[http_component]
+fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    let inbound = Inbound::new(request);
+    let settings = Settings::load();
+    match (inbound.method.as_str(), inbound.path.as_str()) {
+        ("POST", "/chat/completions") => match chat(&inbound, &settings) {
+            Ok(response) => forward(response, out, &settings),
+            Err(e) => respond_error(out, &e, false),
+        },
+        ("GET", "/health") => respond_json(out, 200, &settings.health(&inbound), &[]),
+        _ => respond_error(
+            out,
+            &ApiError::new(
+                404,
+                ErrorType::NotFound,
+                format!("{}: unknown path", settings.name),
+            ),
+            false,
+        ),
+    }
+}
+
+/// Sends the canonical request upstream and returns the upstream's successful answer.
+fn chat(
+    inbound: &Inbound,
+    settings: &Settings,
+) -> Result<spin_sdk::http::IncomingResponse, ApiError> {
+    let body = inbound.body(MAX_BODY)?;
+    let base = settings.api_base(inbound)?;
+    let url = format!("{base}/chat/completions");
+    let mut headers = vec![
+        ("content-type".to_string(), "application/json".to_string()),
+        (
+            "accept".to_string(),
+            "application/json, text/event-stream".to_string(),
+        ),
+    ];
+    match settings.key(inbound) {
+        Ok(Some(key)) => headers.push(("authorization".into(), format!("Bearer {key}"))),
+        Ok(None) => {}
+        Err(e) => return Err(key_error(settings, e)),
+    }
+    let request = UpstreamRequest {
+        method: "POST",
+        url: &url,
+        headers,
+        body: &body,
+        timeout_ms: settings.timeout_ms(inbound),
+    };
+    let response =
+        send(&request).map_err(|t| transport_error(&settings.name, host_of(&url), &t))?;
+    let status = response.status();
+    if (200..300).contains(&status) {
+        return Ok(response);
+    }
+    let body = read_all(&response, MAX_ERROR_BODY).unwrap_or_default();
+    Err(openai_error(&settings.name, status, &body))
+}
+
+fn key_error(settings: &Settings, e: KeyError) -> ApiError {
+    let message = match e {
+        KeyError::Unset(var) => format!(
+            "{}: no API key configured: set the Spin variable `{var}` (e.g. SPIN_VARIABLE_{}=... spin up)",
+            settings.name,
+            var.to_ascii_uppercase()
+        ),
+        KeyError::NotMapped(var) => format!(
+            "{}: the key variable `{var}` is not available to this provider component; map it under [component.{}.variables] in spin.toml",
+            settings.name, settings.component
+        ),
+    };
+    ApiError::internal(message).with_code("missing_api_key")
+}
+
+/// Streams the upstream answer through unchanged, chunk by chunk.
+fn forward(response: spin_sdk::http::IncomingResponse, out: ResponseOutparam, settings: &Settings) {
+    let content_type =
+        response_header(&response, "content-type").unwrap_or_else(|| "application/json".into());
+    let is_sse = content_type.starts_with("text/event-stream");
+    let mut writer = BodyWriter::start(
+        out,
+        response.status(),
+        &[("content-type".to_string(), content_type)],
+    );
+    let result = for_each_chunk(&response, |chunk| writer.write(chunk));
+    if let Err(t) = result {
+        if is_sse {
+            let e = transport_error(&settings.name, "upstream", &t);
+            writer.write(&sse::data(
+                &json!({"error": e.to_openai_json()["error"]}).to_string(),
+            ));
+            writer.write(sse::DONE);
+        }
+    }
+    writer.finish();
+}

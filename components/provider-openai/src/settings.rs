@@ -1,0 +1,103 @@
+//! This component's own configuration, from its Spin variables and the router's headers.
+
+use component_io::Inbound;
+use gateway_core::config::{is_spin_variable_name, DEFAULT_TIMEOUT_MS};
+use gateway_core::ApiError;
+use serde_json::{json, Map, Value};
+use spin_sdk::variables;
+
+/// Why no key could be had.
+pub enum KeyError {
+    /// The variable exists but is empty.
+    Unset(String),
+    /// The variable is not mapped into this component (or is not a valid name).
+    NotMapped(String),
+}
+
+/// Settings of this deployment of the adapter.
+pub struct Settings {
+    /// Provider name used in messages (`openai`, `openai-compatible`).
+    pub name: String,
+    /// Spin component id, for messages.
+    pub component: String,
+    default_api_base: String,
+    key_required: bool,
+}
+
+fn var(name: &str) -> Option<String> {
+    variables::get(name).ok()
+}
+
+impl Settings {
+    /// Reads the component variables (`provider_name`, `default_api_base`, `key_required`).
+    pub fn load() -> Settings {
+        let name = var("provider_name").unwrap_or_else(|| "openai".into());
+        Settings {
+            component: format!("provider-{name}"),
+            name,
+            default_api_base: var("default_api_base").unwrap_or_default(),
+            key_required: var("key_required").is_none_or(|v| v != "false"),
+        }
+    }
+
+    /// The base URL (`x-gateway-api-base`, else the component default), without a trailing `/`.
+    pub fn api_base(&self, inbound: &Inbound) -> Result<String, ApiError> {
+        let base = inbound
+            .header("x-gateway-api-base")
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| self.default_api_base.clone());
+        if base.is_empty() {
+            return Err(ApiError::internal(format!(
+                "{}: no api_base configured for this model",
+                self.name
+            ))
+            .with_code("config_error"));
+        }
+        Ok(base.trim_end_matches('/').to_string())
+    }
+
+    /// The upstream key: a literal from the config, or this component's own variable.
+    pub fn key(&self, inbound: &Inbound) -> Result<Option<String>, KeyError> {
+        if let Some(literal) = inbound.header("x-gateway-key-literal") {
+            return Ok(Some(literal).filter(|k| !k.is_empty()));
+        }
+        let Some(name) = inbound.header("x-gateway-key-variable") else {
+            return Ok(None);
+        };
+        if !is_spin_variable_name(&name) {
+            return Err(KeyError::NotMapped(name));
+        }
+        match variables::get(&name) {
+            Ok(v) if !v.is_empty() => Ok(Some(v)),
+            Ok(_) if self.key_required => Err(KeyError::Unset(name)),
+            Ok(_) => Ok(None),
+            Err(_) => Err(KeyError::NotMapped(name)),
+        }
+    }
+
+    /// Upstream timeout from `x-gateway-timeout-ms`.
+    pub fn timeout_ms(&self, inbound: &Inbound) -> u64 {
+        inbound
+            .header("x-gateway-timeout-ms")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(DEFAULT_TIMEOUT_MS)
+    }
+
+    /// Which of the key variables named in `x-gateway-key-variable` (comma-separated) are set.
+    /// Never reveals a value.
+    pub fn health(&self, inbound: &Inbound) -> Value {
+        let mut keys = Map::new();
+        for name in inbound
+            .header("x-gateway-key-variable")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            let set =
+                is_spin_variable_name(name) && variables::get(name).is_ok_and(|v| !v.is_empty());
+            keys.insert(name.to_string(), Value::Bool(set));
+        }
+        json!({ "provider": self.name, "key_required": self.key_required, "keys": keys })
+    }
+}

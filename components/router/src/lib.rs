@@ -1,0 +1,49 @@
+//! The router: the gateway's public routes (`/v1/...` and the same paths without `/v1`).
+//! It holds no provider key and reaches only the provider components (`*.spin.internal`).
+
+mod chat;
+mod config_source;
+mod health;
+mod provider;
+
+use component_io::{respond_error, respond_json, Inbound};
+use gateway_core::routes::Route;
+use gateway_core::{models, ApiError};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
+use spin_sdk::http_component;
+
+#[http_component]
+fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    let inbound = Inbound::new(request);
+    let route = match Route::resolve(&inbound.method, &inbound.path) {
+        Ok(route) => route,
+        Err(e) => return respond_error(out, &e, false),
+    };
+    if route == Route::Health {
+        let (status, body) = health::check();
+        return respond_json(out, status, &body, &[]);
+    }
+    let config = match config_source::load() {
+        Ok(c) => c,
+        Err(e) => return respond_error(out, &ApiError::from(e), false),
+    };
+    match route {
+        Route::ChatCompletions => chat::handle(&inbound, &config, out),
+        Route::ListModels => respond_json(out, 200, &models::list(&config), &[]),
+        Route::GetModel(id) => match models::get(&config, &id) {
+            Ok(body) => respond_json(out, 200, &body, &[]),
+            Err(e) => respond_error(out, &e, false),
+        },
+        Route::Messages | Route::Admin(_) => respond_error(
+            out,
+            &ApiError::new(
+                501,
+                gateway_core::ErrorType::Server,
+                format!("{} is not available in this build", inbound.path),
+            )
+            .with_code("not_implemented"),
+            false,
+        ),
+        Route::Health => unreachable!("answered above"),
+    }
+}
