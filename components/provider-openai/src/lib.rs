@@ -90,7 +90,7 @@ fn key_error(settings: &Settings, e: KeyError) -> ApiError {
             settings.name, settings.component
         ),
     };
-    ApiError::internal(message).with_code("missing_api_key")
+    ApiError::internal(message).with_code("provider_key_missing")
 }
 
 /// Streams the upstream answer through unchanged, chunk by chunk.

@@ -22,9 +22,9 @@ pub fn shuffled(n: usize, seed: u64) -> Vec<usize> {
 }
 
 /// Whether another deployment should be tried after this failure: rate limits, server-side
-/// and transport failures, and a provider missing its key; never the caller's own mistakes.
+/// and transport failures (a provider missing its key included); never the caller's own mistakes.
 pub fn should_fail_over(error: &ApiError) -> bool {
-    error.status == 429 || error.status >= 500 || error.code.as_deref() == Some("missing_api_key")
+    error.status == 429 || error.status >= 500
 }
 
 /// Returns the content-type error for a POST body that is not JSON (a missing header is accepted).

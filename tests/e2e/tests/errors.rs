@@ -140,7 +140,7 @@ async fn missing_provider_key_is_500_naming_the_variable() {
     let (status, _, err) = g.post("/v1/chat/completions", &chat("gpt-test")).await;
     assert_eq!(status, 500, "{err}");
     let e = assert_openai_error(&err);
-    assert_eq!(e["code"], "missing_api_key");
+    assert_eq!(e["code"], "provider_key_missing");
     assert!(e["message"].as_str().unwrap().contains("openai_api_key"));
     assert!(g.mock.requests().is_empty());
     let health: serde_json::Value = g.client.get(format!("{}/health", g.url)).send().await.unwrap().json().await.unwrap();
