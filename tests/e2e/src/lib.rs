@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::StreamExt;
-use mock_upstream::{Mock, MockConfig};
+use mock_providers::{Mock, MockConfig};
 use serde_json::Value;
-use spin_host::{HostConfig, RunningHost};
+use test_host::{HostConfig, RunningHost};
 
 /// The provider key the tests configure for OpenAI.
 pub const OPENAI_KEY: &str = "sk-test-openai-provider-key-0001";
@@ -62,7 +62,11 @@ pub fn default_config(mock_base: &str) -> String {
         );
     }
     add("gate", "openai/mock-stream-gate", "");
-    add("gate-vllm", "hosted_vllm/mock-stream-gate", &format!("      api_base: {mock_base}/v1\n"));
+    add(
+        "gate-vllm",
+        "hosted_vllm/mock-stream-gate",
+        &format!("      api_base: {mock_base}/v1\n      api_key: {VLLM_KEY}\n"),
+    );
     add("hang", "openai/mock-hang", "      timeout: 1\n");
     add("midstream", "openai/mock-midstream-error", "");
     add(
@@ -85,10 +89,8 @@ impl Gateway {
         config: impl FnOnce(&str) -> Option<String>,
         vars: HashMap<&str, String>,
     ) -> Gateway {
-        let mock = mock_upstream::start(MockConfig {
-            openai_key: Some(OPENAI_KEY.into()),
-            anthropic_key: Some(ANTHROPIC_KEY.into()),
-            gemini_key: Some(GEMINI_KEY.into()),
+        let mock = mock_providers::start(MockConfig {
+            openai_keys: vec![OPENAI_KEY.into(), VLLM_KEY.into()],
             chunk_delay: Duration::from_millis(2),
         })
         .await
@@ -110,7 +112,7 @@ impl Gateway {
         for (k, v) in vars {
             set(k, v);
         }
-        let host = spin_host::start(HostConfig {
+        let host = test_host::start(HostConfig {
             manifest: repo_root().join("spin.toml"),
             listen: "127.0.0.1:0".parse().expect("address"),
             env,
@@ -180,9 +182,8 @@ async fn read_json(response: reqwest::Response) -> (u16, reqwest::header::Header
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let bytes = response.bytes().await.expect("body");
-    let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-        Value::String(String::from_utf8_lossy(&bytes).into_owned())
-    });
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     (status, headers, value)
 }
 
@@ -197,11 +198,16 @@ pub fn sse_payloads(text: &str) -> Vec<Value> {
 
 /// Asserts the OpenAI error shape and returns the error object.
 pub fn assert_openai_error(body: &Value) -> &Value {
-    let e = body.get("error").unwrap_or_else(|| panic!("no error object in {body}"));
+    let e = body
+        .get("error")
+        .unwrap_or_else(|| panic!("no error object in {body}"));
     for k in ["message", "type", "param", "code"] {
         assert!(e.get(k).is_some(), "error lacks `{k}`: {body}");
     }
-    assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        e["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     e
 }
 

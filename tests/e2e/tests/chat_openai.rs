@@ -3,7 +3,7 @@
 use e2e::*;
 use serde_json::{json, Value};
 
-fn upstream_chats(g: &Gateway) -> Vec<mock_upstream::Recorded> {
+fn upstream_chats(g: &Gateway) -> Vec<mock_providers::Recorded> {
     g.mock
         .requests()
         .into_iter()
@@ -11,7 +11,7 @@ fn upstream_chats(g: &Gateway) -> Vec<mock_upstream::Recorded> {
         .collect()
 }
 
-fn header<'a>(r: &'a mock_upstream::Recorded, name: &str) -> Option<&'a str> {
+fn header<'a>(r: &'a mock_providers::Recorded, name: &str) -> Option<&'a str> {
     r.headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -36,13 +36,22 @@ async fn non_streamed_chat_reaches_openai_with_its_key_and_passes_fields_through
     assert_eq!(seen.len(), 1);
     let r = &seen[0];
     assert_eq!(r.path, "/v1/chat/completions");
-    assert_eq!(header(r, "authorization"), Some(format!("Bearer {OPENAI_KEY}").as_str()));
+    assert_eq!(
+        header(r, "authorization"),
+        Some(format!("Bearer {OPENAI_KEY}").as_str())
+    );
     let sent: Value = serde_json::from_str(&r.body).unwrap();
-    assert_eq!(sent["model"], "gpt-4o-mini", "model rewritten to the upstream model");
+    assert_eq!(
+        sent["model"], "gpt-4o-mini",
+        "model rewritten to the upstream model"
+    );
     for k in ["tools", "seed", "user", "response_format", "messages"] {
         assert_eq!(sent[k], body[k], "{k} passes through unchanged");
     }
-    assert!(!format!("{:?}", r.headers).contains(CALLER_KEY), "caller key never forwarded");
+    assert!(
+        !format!("{:?}", r.headers).contains(CALLER_KEY),
+        "caller key never forwarded"
+    );
 }
 
 #[tokio::test]
@@ -64,8 +73,15 @@ async fn streamed_chat_relays_chunks_and_strips_usage_unless_asked() {
     assert_eq!(status, 200);
     let chunks = sse_payloads(&text);
     assert!(chunks.len() >= 3, "{text}");
-    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk"));
-    assert!(chunks.iter().all(|c| !c["choices"].as_array().unwrap().is_empty()), "usage chunk stripped: {text}");
+    assert!(chunks
+        .iter()
+        .all(|c| c["object"] == "chat.completion.chunk"));
+    assert!(
+        chunks
+            .iter()
+            .all(|c| !c["choices"].as_array().unwrap().is_empty()),
+        "usage chunk stripped: {text}"
+    );
     assert!(text.trim_end().ends_with("data: [DONE]"));
     let content: String = chunks
         .iter()
@@ -99,11 +115,14 @@ async fn first_chunk_arrives_before_upstream_finishes(model: &str) {
     let mut stream = futures::StreamExt::boxed(response.bytes_stream());
     // The mock holds the rest of the stream until released: this chunk can only be here if the
     // gateway relayed it without waiting for the end.
-    let first = tokio::time::timeout(std::time::Duration::from_secs(10), futures::StreamExt::next(&mut stream))
-        .await
-        .expect("first chunk arrives while the upstream is still streaming")
-        .unwrap()
-        .unwrap();
+    let first = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        futures::StreamExt::next(&mut stream),
+    )
+    .await
+    .expect("first chunk arrives while the upstream is still streaming")
+    .unwrap()
+    .unwrap();
     assert!(String::from_utf8_lossy(&first).contains("data: "));
     g.mock.release_gate();
     let mut rest = String::new();
@@ -130,7 +149,10 @@ async fn openai_compatible_server_gets_literal_key_and_its_own_base() {
     assert_eq!(status, 200, "{answer}");
     let r = &upstream_chats(&g)[0];
     assert_eq!(r.path, "/v1/chat/completions");
-    assert_eq!(header(r, "authorization"), Some(format!("Bearer {VLLM_KEY}").as_str()));
+    assert_eq!(
+        header(r, "authorization"),
+        Some(format!("Bearer {VLLM_KEY}").as_str())
+    );
     let sent: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(sent["model"], "meta-llama/Llama-3.1-8B-Instruct");
 
@@ -146,9 +168,18 @@ async fn models_are_listed_from_the_config() {
     let g = Gateway::start().await;
     let (status, _, list) = g.get("/v1/models").await;
     assert_eq!(status, 200);
-    let ids: Vec<&str> = list["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
     assert!(ids.contains(&"gpt-test") && ids.contains(&"llama-test"));
-    assert!(list["data"].as_array().unwrap().iter().all(|m| m["object"] == "model"));
+    assert!(list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["object"] == "model"));
     let (status, _, one) = g.get("/v1/models/llama-test").await;
     assert_eq!(status, 200);
     assert_eq!(one["id"], "llama-test");
@@ -161,11 +192,19 @@ async fn models_are_listed_from_the_config() {
 #[tokio::test]
 async fn health_reports_config_and_keys_without_values() {
     let g = Gateway::start().await;
-    let response = g.client.get(format!("{}/health", g.url)).send().await.unwrap();
+    let response = g
+        .client
+        .get(format!("{}/health", g.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
     let health: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(health["config"]["loaded"], true);
-    assert_eq!(health["providers"]["openai"]["keys"]["openai_api_key"], true);
+    assert_eq!(
+        health["providers"]["openai"]["keys"]["openai_api_key"],
+        true
+    );
     assert!(!text.contains(OPENAI_KEY));
 }

@@ -5,7 +5,12 @@ use std::collections::HashMap;
 use e2e::*;
 use serde_json::json;
 
-async fn raw_post(g: &Gateway, path: &str, content_type: Option<&str>, body: Vec<u8>) -> (u16, serde_json::Value) {
+async fn raw_post(
+    g: &Gateway,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, serde_json::Value) {
     let mut req = g.client.post(format!("{}{path}", g.url)).body(body);
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
@@ -13,7 +18,10 @@ async fn raw_post(g: &Gateway, path: &str, content_type: Option<&str>, body: Vec
     let response = req.send().await.unwrap();
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text:?}")))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text:?}")),
+    )
 }
 
 #[tokio::test]
@@ -23,14 +31,63 @@ async fn client_errors() {
     let cases: Vec<(&str, Vec<u8>, Option<&str>, u16, Option<&str>)> = vec![
         ("invalid JSON", b"{not json".to_vec(), json_ct, 400, None),
         ("body not an object", b"[1,2]".to_vec(), json_ct, 400, None),
-        ("missing model", br#"{"messages":[{"role":"user","content":"x"}]}"#.to_vec(), json_ct, 400, Some("model")),
-        ("empty model", br#"{"model":"","messages":[{"role":"user","content":"x"}]}"#.to_vec(), json_ct, 400, Some("model")),
-        ("missing messages", br#"{"model":"gpt-test"}"#.to_vec(), json_ct, 400, Some("messages")),
-        ("messages not a list", br#"{"model":"gpt-test","messages":"hi"}"#.to_vec(), json_ct, 400, Some("messages")),
-        ("stream not a bool", br#"{"model":"gpt-test","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#.to_vec(), json_ct, 400, Some("stream")),
-        ("unknown model", br#"{"model":"nope","messages":[{"role":"user","content":"x"}]}"#.to_vec(), json_ct, 404, Some("model")),
-        ("wrong content type", br#"{"model":"gpt-test","messages":[]}"#.to_vec(), Some("text/plain"), 415, None),
-        ("form content type", b"model=gpt-test".to_vec(), Some("application/x-www-form-urlencoded"), 415, None),
+        (
+            "missing model",
+            br#"{"messages":[{"role":"user","content":"x"}]}"#.to_vec(),
+            json_ct,
+            400,
+            Some("model"),
+        ),
+        (
+            "empty model",
+            br#"{"model":"","messages":[{"role":"user","content":"x"}]}"#.to_vec(),
+            json_ct,
+            400,
+            Some("model"),
+        ),
+        (
+            "missing messages",
+            br#"{"model":"gpt-test"}"#.to_vec(),
+            json_ct,
+            400,
+            Some("messages"),
+        ),
+        (
+            "messages not a list",
+            br#"{"model":"gpt-test","messages":"hi"}"#.to_vec(),
+            json_ct,
+            400,
+            Some("messages"),
+        ),
+        (
+            "stream not a bool",
+            br#"{"model":"gpt-test","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#
+                .to_vec(),
+            json_ct,
+            400,
+            Some("stream"),
+        ),
+        (
+            "unknown model",
+            br#"{"model":"nope","messages":[{"role":"user","content":"x"}]}"#.to_vec(),
+            json_ct,
+            404,
+            Some("model"),
+        ),
+        (
+            "wrong content type",
+            br#"{"model":"gpt-test","messages":[]}"#.to_vec(),
+            Some("text/plain"),
+            415,
+            None,
+        ),
+        (
+            "form content type",
+            b"model=gpt-test".to_vec(),
+            Some("application/x-www-form-urlencoded"),
+            415,
+            None,
+        ),
     ];
     for (what, body, ct, status, param) in cases {
         let (got, err) = raw_post(&g, "/v1/chat/completions", ct, body).await;
@@ -41,7 +98,10 @@ async fn client_errors() {
             assert_eq!(e["code"], "model_not_found");
         }
     }
-    assert!(g.mock.requests().is_empty(), "no bad request reached an upstream");
+    assert!(
+        g.mock.requests().is_empty(),
+        "no bad request reached an upstream"
+    );
 }
 
 #[tokio::test]
@@ -62,7 +122,12 @@ async fn unknown_path_and_wrong_method() {
 #[tokio::test]
 async fn body_over_the_configured_limit_is_413() {
     let g = Gateway::start_with(
-        |base| Some(format!("{}general_settings:\n  max_request_size_mb: 0.001\n", default_config(base))),
+        |base| {
+            Some(format!(
+                "{}general_settings:\n  max_request_size_mb: 0.001\n",
+                default_config(base)
+            ))
+        },
         HashMap::new(),
     )
     .await;
@@ -72,7 +137,8 @@ async fn body_over_the_configured_limit_is_413() {
     assert_eq!(status, 413, "{err}");
     assert_openai_error(&err);
     // Chunked upload without content-length is cut off too.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..8).map(|_| Ok(vec![b' '; 1024])).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..8).map(|_| Ok(vec![b' '; 1024])).collect();
     let response = g
         .client
         .post(format!("{}/v1/chat/completions", g.url))
@@ -87,11 +153,20 @@ async fn body_over_the_configured_limit_is_413() {
 #[tokio::test]
 async fn upstream_errors_name_the_provider() {
     let g = Gateway::start().await;
-    for (model, expect) in [("err-400", 400), ("err-401", 401), ("err-429", 429), ("err-500", 502), ("err-503", 503)] {
+    for (model, expect) in [
+        ("err-400", 400),
+        ("err-401", 401),
+        ("err-429", 429),
+        ("err-500", 502),
+        ("err-503", 503),
+    ] {
         let (status, _, err) = g.post("/v1/chat/completions", &chat(model)).await;
         assert_eq!(status, expect, "{model}: {err}");
         let e = assert_openai_error(&err);
-        assert!(e["message"].as_str().unwrap().starts_with("openai: "), "{model}: {err}");
+        assert!(
+            e["message"].as_str().unwrap().starts_with("openai: "),
+            "{model}: {err}"
+        );
     }
 }
 
@@ -101,7 +176,10 @@ async fn upstream_timeout_is_504() {
     let started = std::time::Instant::now();
     let (status, _, err) = g.post("/v1/chat/completions", &chat("hang")).await;
     assert_eq!(status, 504, "{err}");
-    assert!(assert_openai_error(&err)["message"].as_str().unwrap().contains("openai"));
+    assert!(assert_openai_error(&err)["message"]
+        .as_str()
+        .unwrap()
+        .contains("openai"));
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
 
@@ -115,7 +193,13 @@ async fn refused_connection_is_502() {
     let (status, _, err) = g.post("/v1/chat/completions", &chat("down")).await;
     assert_eq!(status, 502, "{err}");
     let e = assert_openai_error(&err);
-    assert!(e["message"].as_str().unwrap().starts_with("openai-compatible: "), "{err}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("openai-compatible: "),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -130,7 +214,10 @@ async fn mid_stream_upstream_error_ends_the_stream_cleanly() {
     .await
     .expect("no hang");
     assert_eq!(status, 200);
-    assert!(sse_payloads(&text).iter().any(|p| p.get("error").is_some()), "{text}");
+    assert!(
+        sse_payloads(&text).iter().any(|p| p.get("error").is_some()),
+        "{text}"
+    );
     assert!(text.trim_end().ends_with("data: [DONE]"));
 }
 
@@ -143,14 +230,30 @@ async fn missing_provider_key_is_500_naming_the_variable() {
     assert_eq!(e["code"], "provider_key_missing");
     assert!(e["message"].as_str().unwrap().contains("openai_api_key"));
     assert!(g.mock.requests().is_empty());
-    let health: serde_json::Value = g.client.get(format!("{}/health", g.url)).send().await.unwrap().json().await.unwrap();
-    assert_eq!(health["providers"]["openai"]["keys"]["openai_api_key"], false);
+    let health: serde_json::Value = g
+        .client
+        .get(format!("{}/health", g.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        health["providers"]["openai"]["keys"]["openai_api_key"],
+        false
+    );
 }
 
 #[tokio::test]
 async fn broken_config_is_500_config_error_saying_where() {
     let g = Gateway::start_with(
-        |_| Some("model_list:\n  - model_name: x\n    litellm_params:\n      model: azure/x\n".into()),
+        |_| {
+            Some(
+                "model_list:\n  - model_name: x\n    litellm_params:\n      model: azure/x\n"
+                    .into(),
+            )
+        },
         HashMap::new(),
     )
     .await;
@@ -158,10 +261,18 @@ async fn broken_config_is_500_config_error_saying_where() {
     assert_eq!(status, 500);
     let e = assert_openai_error(&err);
     assert_eq!(e["code"], "config_error");
-    assert!(e["message"].as_str().unwrap().contains("model_list[0].litellm_params.model"));
+    assert!(e["message"]
+        .as_str()
+        .unwrap()
+        .contains("model_list[0].litellm_params.model"));
     let (status, _, err) = g.get("/v1/models").await;
     assert_eq!(status, 500);
     assert_eq!(assert_openai_error(&err)["code"], "config_error");
-    let response = g.client.get(format!("{}/health", g.url)).send().await.unwrap();
+    let response = g
+        .client
+        .get(format!("{}/health", g.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 503);
 }

@@ -16,7 +16,10 @@ async fn provider_routes_are_private() {
         .unwrap();
     let body: Value = response.json().await.unwrap();
     assert!(body.get("config").is_some(), "the router answered: {body}");
-    assert!(body.get("key_required").is_none(), "not the provider: {body}");
+    assert!(
+        body.get("key_required").is_none(),
+        "not the provider: {body}"
+    );
     let response = g
         .client
         .post(format!("{}/chat/completions", g.url))
@@ -26,19 +29,28 @@ async fn provider_routes_are_private() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 404, "an upstream model name is not a gateway model");
+    assert_eq!(
+        response.status(),
+        404,
+        "an upstream model name is not a gateway model"
+    );
     assert!(g.mock.requests().is_empty());
 }
 
 #[tokio::test]
 async fn provider_cannot_reach_a_host_outside_its_allowlist() {
     let g = Gateway::start().await;
-    let (status, _, err) = g.post("/v1/chat/completions", &chat("outside-allowlist")).await;
+    let (status, _, err) = g
+        .post("/v1/chat/completions", &chat("outside-allowlist"))
+        .await;
     assert_eq!(status, 502, "{err}");
     let e = assert_openai_error(&err);
     assert_eq!(e["code"], "upstream_host_not_allowed");
     assert!(e["message"].as_str().unwrap().contains("127.0.0.1:9"));
-    assert!(g.logs().contains("127.0.0.1:9"), "the host logs the denied host like Spin does");
+    assert!(
+        g.logs().contains("127.0.0.1:9"),
+        "the host logs the denied host like Spin does"
+    );
 }
 
 #[tokio::test]
@@ -61,7 +73,13 @@ async fn a_provider_cannot_read_another_providers_key() {
 async fn secrets_never_appear_in_logs_or_answers() {
     let g = Gateway::start().await;
     let mut answers = String::new();
-    for model in ["gpt-test", "llama-test", "err-401", "outside-allowlist", "nope"] {
+    for model in [
+        "gpt-test",
+        "llama-test",
+        "err-401",
+        "outside-allowlist",
+        "nope",
+    ] {
         let (_, _, body) = g.post("/v1/chat/completions", &chat(model)).await;
         answers.push_str(&body.to_string());
     }
@@ -71,6 +89,9 @@ async fn secrets_never_appear_in_logs_or_answers() {
         assert!(!logs.contains(secret), "log leaks a secret");
     }
     for r in g.mock.requests() {
-        assert!(!format!("{r:?}").contains(CALLER_KEY), "caller key reached an upstream");
+        assert!(
+            !format!("{r:?}").contains(CALLER_KEY),
+            "caller key reached an upstream"
+        );
     }
 }

@@ -1,0 +1,15 @@
+//! Mock LLM providers on loopback for end-to-end tests. They speak the providers' real wire
+//! formats, taken from the API references:
+//! - OpenAI "Create chat completion": the `chat.completion` object, the `chat.completion.chunk`
+//!   stream (`data: {...}` events, `usage: null` on every chunk and a final chunk with empty
+//!   `choices` and the usage when `stream_options.include_usage` is set, then `data: [DONE]`),
+//!   and the error object `{"error":{"message","type","param","code"}}` (401 `invalid_api_key`).
+//!
+//! Test controls are chosen by the requested (upstream) model name: `mock-error-<status>`,
+//! `mock-hang`, `mock-stream-gate` (holds the rest of a stream until [`Mock::release_gate`]),
+//! `mock-midstream-error`. Every request is recorded.
+
+mod openai;
+pub mod server;
+
+pub use server::{start, Mock, MockConfig, Recorded};
