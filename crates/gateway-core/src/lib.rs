@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod models;
 pub mod relay;
