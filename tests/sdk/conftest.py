@@ -40,8 +40,8 @@ def _config(mock: str) -> str:
 @pytest.fixture(scope="session")
 def mock_url():
     proc = subprocess.Popen(
-        [str(TARGET / "debug" / "mock-upstream"), "--listen", "127.0.0.1:0",
-         "--openai-key", OPENAI_KEY, "--anthropic-key", ANTHROPIC_KEY, "--gemini-key", GEMINI_KEY],
+        [str(TARGET / "debug" / "mock-providers"), "--listen", "127.0.0.1:0",
+         "--openai-key", OPENAI_KEY, "--openai-key", "dummy-key"],
         stdout=subprocess.PIPE, text=True,
     )
     line = proc.stdout.readline()
@@ -72,7 +72,7 @@ def gateway_url(mock_url, tmp_path_factory):
     log = tmp_path_factory.mktemp("host") / "host.log"
     with open(log, "w") as log_file:
         proc = subprocess.Popen(
-            [str(TARGET / "debug" / "spin-host"), "--from", str(ROOT / "spin.toml"),
+            [str(TARGET / "debug" / "test-host"), "--from", str(ROOT / "spin.toml"),
              "--listen", f"127.0.0.1:{port}"],
             env=env, stdout=log_file, stderr=subprocess.STDOUT,
         )
@@ -84,7 +84,7 @@ def gateway_url(mock_url, tmp_path_factory):
             break
         except Exception:
             if proc.poll() is not None:
-                raise RuntimeError(f"spin-host exited: {log.read_text()}")
+                raise RuntimeError(f"test-host exited: {log.read_text()}")
             time.sleep(0.2)
     else:
         raise RuntimeError(f"gateway did not come up: {log.read_text()}")
