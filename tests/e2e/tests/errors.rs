@@ -28,7 +28,13 @@ async fn raw_post(
 async fn client_errors() {
     let g = Gateway::start().await;
     let json_ct = Some("application/json");
-    type Case = (&'static str, Vec<u8>, Option<&'static str>, u16, Option<&'static str>);
+    type Case = (
+        &'static str,
+        Vec<u8>,
+        Option<&'static str>,
+        u16,
+        Option<&'static str>,
+    );
     let cases: Vec<Case> = vec![
         ("invalid JSON", b"{not json".to_vec(), json_ct, 400, None),
         ("body not an object", b"[1,2]".to_vec(), json_ct, 400, None),
