@@ -6,10 +6,12 @@
 //! `SPIN_VARIABLE_*` overrides, and Spin's answers for unmatched routes and failing guests.
 
 mod allowlist;
+mod kv;
+mod kv_host;
 pub mod manifest;
 mod runtime;
 mod server;
-mod spin_bindings;
+pub mod spin_bindings;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

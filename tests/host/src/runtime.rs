@@ -21,6 +21,7 @@ use wasmtime_wasi_http::{
 };
 
 use crate::allowlist::Allowlist;
+use crate::kv::Stores;
 use crate::manifest::{render, ComponentDecl, Manifest};
 use crate::spin_bindings;
 
@@ -43,6 +44,7 @@ pub struct Prepared {
     /// Rendered component variables.
     pub variables: HashMap<String, String>,
     allow: Allowlist,
+    kv_labels: Vec<String>,
 }
 
 /// The loaded application.
@@ -52,6 +54,7 @@ pub struct App {
     pub components: HashMap<String, Arc<Prepared>>,
     /// Log lines.
     pub logs: Logs,
+    stores: Stores,
 }
 
 /// Per-instance state.
@@ -66,6 +69,28 @@ pub struct State {
 pub struct Hooks {
     app: Arc<App>,
     component: Arc<Prepared>,
+}
+
+impl State {
+    /// The instance's resource table.
+    pub fn table_ref(&self) -> &ResourceTable {
+        &self.table
+    }
+
+    /// The instance's resource table, mutably.
+    pub fn table_mut(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+
+    /// Whether this component may open a key-value store label.
+    pub fn kv_allowed(&self, label: &str) -> bool {
+        self.hooks.component.kv_labels.iter().any(|l| l == label)
+    }
+
+    /// The host's key-value stores.
+    pub fn stores(&self) -> Stores {
+        self.hooks.app.stores.clone()
+    }
 }
 
 impl WasiView for State {
@@ -271,6 +296,7 @@ impl App {
                     pre,
                     variables: vars,
                     allow,
+                    kv_labels: decl.key_value_stores.clone(),
                 }),
             );
         }
@@ -278,6 +304,7 @@ impl App {
             engine,
             components,
             logs,
+            stores: Stores::default(),
         }))
     }
 

@@ -3,4 +3,9 @@
 wasmtime::component::bindgen!({
     path: "wit/spin",
     world: "host",
+    with: {
+        "fermyon:spin/key-value.store": crate::kv::Handle,
+        "wasi:keyvalue/store.bucket": crate::kv::Handle,
+        "wasi:keyvalue/atomics.cas": crate::kv::CasHandle,
+    },
 });
