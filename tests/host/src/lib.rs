@@ -6,6 +6,7 @@
 //! `SPIN_VARIABLE_*` overrides, and Spin's answers for unmatched routes and failing guests.
 
 mod allowlist;
+mod compose;
 mod kv;
 mod kv_host;
 pub mod manifest;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
@@ -208,13 +208,7 @@ pub fn wt(e: wasmtime::Error) -> anyhow::Error {
 }
 
 /// Compiles a component, reusing a cached native artifact keyed by the wasm bytes.
-fn compile(engine: &Engine, path: &Path) -> Result<Component> {
-    let bytes = std::fs::read(path).with_context(|| {
-        format!(
-            "reading component {} (run ./scripts/build-wasm)",
-            path.display()
-        )
-    })?;
+fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component> {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     bytes.hash(&mut hasher);
     env!("CARGO_PKG_VERSION").hash(&mut hasher);
@@ -226,9 +220,7 @@ fn compile(engine: &Engine, path: &Path) -> Result<Component> {
             return Ok(c);
         }
     }
-    let component = Component::new(engine, &bytes)
-        .map_err(wt)
-        .with_context(|| format!("compiling {}", path.display()))?;
+    let component = Component::new(engine, bytes).map_err(wt)?;
     if std::fs::create_dir_all(&cache_dir).is_ok() {
         let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
         if let Ok(data) = component.serialize() {
@@ -266,7 +258,22 @@ impl App {
                 continue;
             }
             let decl: &ComponentDecl = &manifest.components[id];
-            let component = compile(&engine, &decl.source)?;
+            let component = if decl.dependencies.is_empty() {
+                compile(&engine, &std::fs::read(&decl.source).with_context(|| format!("reading component {} (run ./scripts/build-wasm)", decl.source.display()))?)?
+            } else {
+                let deps = decl
+                    .dependencies
+                    .iter()
+                    .map(|(_, dep)| {
+                        manifest
+                            .components
+                            .get(dep)
+                            .map(|d| d.source.as_path())
+                            .with_context(|| format!("component {id} depends on unknown component {dep}"))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                compile(&engine, &crate::compose::compose(&decl.source, &deps)?)?
+            };
             let pre = linker
                 .instantiate_pre(&component)
                 .and_then(ProxyPre::new)

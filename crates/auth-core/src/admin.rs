@@ -1,0 +1,491 @@
+//! LiteLLM-compatible key management (`/key/generate`, `/key/info`, `/key/update`,
+//! `/key/delete`, `/key/list`) and spend queries (`/spend/logs`, `/global/spend/report`).
+//! Everything needs the master key, except `GET /key/info` for the caller's own key.
+
+use gateway_core::{ApiError, ErrorType};
+use serde_json::{json, Map, Value};
+
+use crate::check::{spend_key, Secrets, UsageRecord, MICRO};
+use crate::keys::{constant_time_eq, hash_key, parse_duration_s, KeyRecord};
+use crate::store::{counter, get_json, set_json, Kv};
+
+/// One admin request.
+pub struct Request<'a> {
+    /// HTTP method.
+    pub method: &'a str,
+    /// Path without `/v1`.
+    pub path: &'a str,
+    /// Raw query string.
+    pub query: &'a str,
+    /// Caller's key.
+    pub key: Option<&'a str>,
+    /// JSON body text.
+    pub body: &'a str,
+}
+
+/// What admin handlers get from their host.
+pub struct Context<'a> {
+    /// The store.
+    pub kv: &'a dyn Kv,
+    /// Master key and pepper.
+    pub secrets: Secrets<'a>,
+    /// Unix ms.
+    pub now_ms: u64,
+    /// 64 random bits per call.
+    pub random: &'a mut dyn FnMut() -> u64,
+}
+
+/// Handles an admin request; returns status and JSON body.
+pub fn handle(ctx: &mut Context, req: &Request) -> (u16, Value) {
+    match route(ctx, req) {
+        Ok(v) => (200, v),
+        Err(e) => (e.status, e.to_openai_json()),
+    }
+}
+
+fn unauthorized(msg: &str) -> ApiError {
+    ApiError::new(401, ErrorType::Authentication, msg).with_code("invalid_api_key")
+}
+
+fn is_master(ctx: &Context, req: &Request) -> Result<bool, ApiError> {
+    if ctx.secrets.master_key.is_empty() {
+        return Err(ApiError::new(401, ErrorType::Authentication, "This gateway has no master key configured: set one with SPIN_VARIABLE_MASTER_KEY=sk-... (SpinApp variable master_key).").with_code("no_master_key"));
+    }
+    let key = req.key.ok_or_else(|| {
+        unauthorized("Admin routes need the master key as `Authorization: Bearer <key>`.")
+    })?;
+    Ok(constant_time_eq(key, ctx.secrets.master_key))
+}
+
+fn store_err(e: String) -> ApiError {
+    ApiError::internal(format!("auth store error: {e}")).with_code("auth_store_error")
+}
+
+fn route(ctx: &mut Context, req: &Request) -> Result<Value, ApiError> {
+    let master = is_master(ctx, req)?;
+    if req.path == "/key/info" {
+        return key_info(ctx, req, master);
+    }
+    if !master {
+        return Err(unauthorized(
+            "Only the master key may use this admin route.",
+        ));
+    }
+    let body: Map<String, Value> = if req.body.trim().is_empty() {
+        Map::new()
+    } else {
+        match serde_json::from_str(req.body) {
+            Ok(Value::Object(m)) => m,
+            _ => {
+                return Err(
+                    ApiError::bad_request("The request body must be a JSON object")
+                        .with_code("invalid_json"),
+                )
+            }
+        }
+    };
+    match req.path {
+        "/key/generate" => generate(ctx, &body),
+        "/key/update" => update(ctx, &body),
+        "/key/delete" => delete(ctx, &body),
+        "/key/list" => list(ctx),
+        "/spend/logs" => spend_logs(ctx, req.query),
+        "/global/spend/report" => spend_report(ctx),
+        other => Err(ApiError::new(
+            404,
+            ErrorType::NotFound,
+            format!("Unknown admin path {other}"),
+        )),
+    }
+}
+
+fn opt_str(body: &Map<String, Value>, k: &str) -> Result<Option<String>, ApiError> {
+    match body.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::bad_request(format!("`{k}` must be a string")).with_param(k)),
+    }
+}
+
+fn opt_u64(body: &Map<String, Value>, k: &str) -> Result<Option<u64>, ApiError> {
+    match body.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+            ApiError::bad_request(format!("`{k}` must be a non-negative integer")).with_param(k)
+        }),
+    }
+}
+
+/// Applies the LiteLLM fields present in `body` to a record.
+fn apply(ctx: &Context, record: &mut KeyRecord, body: &Map<String, Value>) -> Result<(), ApiError> {
+    if body.contains_key("key_alias") {
+        record.key_alias = opt_str(body, "key_alias")?;
+    }
+    if body.contains_key("team_id") {
+        record.team_id = opt_str(body, "team_id")?;
+    }
+    if body.contains_key("user_id") {
+        record.user_id = opt_str(body, "user_id")?;
+    }
+    if let Some(models) = body.get("models") {
+        record.models = models
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .map(|m| m.as_str().map(str::to_string))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .ok_or_else(|| {
+                ApiError::bad_request("`models` must be a list of model names").with_param("models")
+            })?;
+    }
+    if body.contains_key("rpm_limit") {
+        record.rpm_limit = opt_u64(body, "rpm_limit")?;
+    }
+    if body.contains_key("tpm_limit") {
+        record.tpm_limit = opt_u64(body, "tpm_limit")?;
+    }
+    if let Some(b) = body.get("max_budget") {
+        record.max_budget = match b {
+            Value::Null => None,
+            v => Some(v.as_f64().filter(|f| *f >= 0.0).ok_or_else(|| {
+                ApiError::bad_request("`max_budget` must be a non-negative number")
+                    .with_param("max_budget")
+            })?),
+        };
+    }
+    if body.contains_key("budget_duration") {
+        record.budget_period_s = match opt_str(body, "budget_duration")? {
+            None => None,
+            Some(d) => Some(parse_duration_s(&d).ok_or_else(|| {
+                ApiError::bad_request("`budget_duration` must look like 30s, 15m, 1h, 1d or 30d")
+                    .with_param("budget_duration")
+            })?),
+        };
+    }
+    if body.contains_key("duration") {
+        record.expires_at_ms = match opt_str(body, "duration")? {
+            None => None,
+            Some(d) => Some(
+                ctx.now_ms
+                    + 1000
+                        * parse_duration_s(&d).ok_or_else(|| {
+                            ApiError::bad_request(
+                                "`duration` must look like 30s, 15m, 1h, 1d or 30d",
+                            )
+                            .with_param("duration")
+                        })?,
+            ),
+        };
+    }
+    if let Some(m) = body.get("metadata") {
+        record.metadata = match m {
+            Value::Null => Map::new(),
+            Value::Object(o) => o.clone(),
+            _ => {
+                return Err(
+                    ApiError::bad_request("`metadata` must be an object").with_param("metadata")
+                )
+            }
+        };
+    }
+    Ok(())
+}
+
+fn view(ctx: &Context, r: &KeyRecord) -> Result<Value, ApiError> {
+    let spend = counter(ctx.kv, &format!("spend/{}", r.id)).map_err(store_err)? as f64 / MICRO;
+    let period_spend =
+        counter(ctx.kv, &spend_key(r, ctx.now_ms)).map_err(store_err)? as f64 / MICRO;
+    Ok(json!({
+        "key_id": r.id, "key_name": format!("{}...", r.prefix), "key_alias": r.key_alias,
+        "team_id": r.team_id, "user_id": r.user_id, "models": r.models,
+        "rpm_limit": r.rpm_limit, "tpm_limit": r.tpm_limit, "max_budget": r.max_budget,
+        "budget_duration": r.budget_period_s.map(|s| format!("{s}s")),
+        "spend": spend, "budget_period_spend": period_spend,
+        "expires": r.expires_at_ms, "metadata": r.metadata, "created_at": r.created_at_ms,
+    }))
+}
+
+fn generate(ctx: &mut Context, body: &Map<String, Value>) -> Result<Value, ApiError> {
+    let secret: String = (0..4).map(|_| format!("{:016x}", (ctx.random)())).collect();
+    let key = format!("sk-{}", &secret[..48]);
+    let id = format!("key_{:016x}", (ctx.random)());
+    let mut record = KeyRecord {
+        id: id.clone(),
+        prefix: key[..7].to_string(),
+        created_at_ms: ctx.now_ms,
+        ..Default::default()
+    };
+    apply(ctx, &mut record, body)?;
+    let hash = hash_key(ctx.secrets.pepper(), &key);
+    set_json(ctx.kv, &format!("key/{hash}"), &record).map_err(store_err)?;
+    ctx.kv
+        .set(&format!("keyid/{id}"), hash.as_bytes())
+        .map_err(store_err)?;
+    let mut out = view(ctx, &record)?;
+    out["key"] = Value::String(key);
+    Ok(out)
+}
+
+/// Finds a record by full key, key id or alias.
+fn find(ctx: &Context, needle: &str) -> Result<Option<(String, KeyRecord)>, ApiError> {
+    let hash = if needle.starts_with("sk-") {
+        Some(hash_key(ctx.secrets.pepper(), needle))
+    } else if let Some(h) = ctx.kv.get(&format!("keyid/{needle}")).map_err(store_err)? {
+        Some(String::from_utf8_lossy(&h).into_owned())
+    } else {
+        let mut found = None;
+        for k in ctx.kv.keys("key/").map_err(store_err)? {
+            if let Some(r) = get_json::<KeyRecord>(ctx.kv, &k).map_err(store_err)? {
+                if r.key_alias.as_deref() == Some(needle) {
+                    found = k.strip_prefix("key/").map(str::to_string);
+                }
+            }
+        }
+        found
+    };
+    let Some(hash) = hash else { return Ok(None) };
+    Ok(get_json::<KeyRecord>(ctx.kv, &format!("key/{hash}"))
+        .map_err(store_err)?
+        .map(|r| (hash, r)))
+}
+
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|p| {
+        p.split_once('=')
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    })
+}
+
+fn key_info(ctx: &Context, req: &Request, master: bool) -> Result<Value, ApiError> {
+    let asked = query_param(req.query, "key").map(str::to_string);
+    let target = match (&asked, master) {
+        (Some(k), true) => k.clone(),
+        (None, true) => {
+            return Err(ApiError::bad_request("Pass ?key=<key, key id or alias>").with_param("key"))
+        }
+        (Some(k), false) if Some(k.as_str()) != req.key => {
+            return Err(unauthorized("A key may only read its own info."))
+        }
+        _ => req.key.unwrap_or_default().to_string(),
+    };
+    let (_, record) = find(ctx, &target)?.ok_or_else(|| {
+        if master {
+            ApiError::new(404, ErrorType::NotFound, "No such key").with_code("key_not_found")
+        } else {
+            unauthorized("Invalid API key.")
+        }
+    })?;
+    Ok(json!({ "key": record.id, "info": view(ctx, &record)? }))
+}
+
+fn update(ctx: &mut Context, body: &Map<String, Value>) -> Result<Value, ApiError> {
+    let needle = opt_str(body, "key")?
+        .ok_or_else(|| ApiError::bad_request("`key` is required").with_param("key"))?;
+    let (hash, mut record) = find(ctx, &needle)?.ok_or_else(|| {
+        ApiError::new(404, ErrorType::NotFound, "No such key").with_code("key_not_found")
+    })?;
+    apply(ctx, &mut record, body)?;
+    set_json(ctx.kv, &format!("key/{hash}"), &record).map_err(store_err)?;
+    view(ctx, &record)
+}
+
+fn delete(ctx: &mut Context, body: &Map<String, Value>) -> Result<Value, ApiError> {
+    let list = |k: &str| -> Vec<String> {
+        body.get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let needles: Vec<String> = list("keys")
+        .into_iter()
+        .chain(list("key_aliases"))
+        .collect();
+    if needles.is_empty() {
+        return Err(
+            ApiError::bad_request("Pass `keys` or `key_aliases` as a list").with_param("keys"),
+        );
+    }
+    let mut deleted = Vec::new();
+    for n in needles {
+        if let Some((hash, record)) = find(ctx, &n)? {
+            ctx.kv.delete(&format!("key/{hash}")).map_err(store_err)?;
+            ctx.kv
+                .delete(&format!("keyid/{}", record.id))
+                .map_err(store_err)?;
+            deleted.push(record.id);
+        }
+    }
+    Ok(json!({ "deleted_keys": deleted }))
+}
+
+fn list(ctx: &Context) -> Result<Value, ApiError> {
+    let mut keys = Vec::new();
+    for k in ctx.kv.keys("key/").map_err(store_err)? {
+        if let Some(r) = get_json::<KeyRecord>(ctx.kv, &k).map_err(store_err)? {
+            keys.push(json!({ "key_id": r.id, "key_name": format!("{}...", r.prefix), "key_alias": r.key_alias, "team_id": r.team_id }));
+        }
+    }
+    Ok(json!({ "keys": keys, "total_count": keys.len() }))
+}
+
+fn logs(ctx: &Context) -> Result<Vec<UsageRecord>, ApiError> {
+    let mut out = Vec::new();
+    for k in ctx.kv.keys("log/").map_err(store_err)? {
+        if let Some(u) = get_json::<UsageRecord>(ctx.kv, &k).map_err(store_err)? {
+            out.push(u);
+        }
+    }
+    Ok(out)
+}
+
+fn spend_logs(ctx: &Context, query: &str) -> Result<Value, ApiError> {
+    let key_id = query_param(query, "key_id");
+    let entries: Vec<Value> = logs(ctx)?
+        .into_iter()
+        .filter(|u| key_id.is_none_or(|k| u.key_id == k))
+        .map(|u| serde_json::to_value(u).unwrap_or(Value::Null))
+        .collect();
+    Ok(Value::Array(entries))
+}
+
+fn spend_report(ctx: &Context) -> Result<Value, ApiError> {
+    let mut groups: std::collections::BTreeMap<(u64, String, String), (u64, u64, f64)> =
+        Default::default();
+    for u in logs(ctx)? {
+        let day = u.started_at_ms / 86_400_000;
+        let g = groups
+            .entry((day, u.key_id.clone(), u.model.clone()))
+            .or_default();
+        g.0 += 1;
+        g.1 += u.prompt_tokens + u.completion_tokens;
+        g.2 += u.cost_usd;
+    }
+    let rows: Vec<Value> = groups
+        .into_iter()
+        .map(|((day, key_id, model), (requests, tokens, spend))| json!({"day_unix": day * 86_400, "key_id": key_id, "model": model, "requests": requests, "total_tokens": tokens, "spend": spend}))
+        .collect();
+    Ok(Value::Array(rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::check;
+    use crate::store::memory::MemoryKv;
+
+    fn call(
+        kv: &MemoryKv,
+        method: &str,
+        path: &str,
+        query: &str,
+        key: Option<&str>,
+        body: &str,
+    ) -> (u16, Value) {
+        let mut n = 7u64;
+        let mut random = move || {
+            n = n
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            n
+        };
+        let mut ctx = Context {
+            kv,
+            secrets: Secrets {
+                master_key: "sk-master",
+                pepper: "",
+            },
+            now_ms: 1_800_000_000_000,
+            random: &mut random,
+        };
+        handle(
+            &mut ctx,
+            &Request {
+                method,
+                path,
+                query,
+                key,
+                body,
+            },
+        )
+    }
+
+    #[test]
+    fn key_lifecycle() {
+        let kv = MemoryKv::default();
+        let (s, v) = call(
+            &kv,
+            "POST",
+            "/key/generate",
+            "",
+            Some("sk-master"),
+            r#"{"key_alias":"team-a","models":["gpt-*"],"rpm_limit":5}"#,
+        );
+        assert_eq!(s, 200, "{v}");
+        let key = v["key"].as_str().unwrap().to_string();
+        assert!(key.starts_with("sk-") && key.len() == 51);
+        let stored = format!("{:?}", kv.0.lock().unwrap());
+        assert!(!stored.contains(&key[3..]), "the key is never stored");
+        let secrets = Secrets {
+            master_key: "sk-master",
+            pepper: "",
+        };
+        assert!(check(&kv, &secrets, Some(&key), "gpt-4o", 1_800_000_000_000).is_ok());
+        let (s, info) = call(&kv, "GET", "/key/info", "", Some(&key), "");
+        assert_eq!(s, 200);
+        assert_eq!(info["info"]["key_alias"], "team-a");
+        assert!(!info.to_string().contains(&key));
+        let (s, _) = call(&kv, "GET", "/key/list", "", Some(&key), "");
+        assert_eq!(s, 401, "only the master key lists keys");
+        let (s, l) = call(&kv, "GET", "/key/list", "", Some("sk-master"), "");
+        assert_eq!((s, l["total_count"].as_u64()), (200, Some(1)));
+        let (s, u) = call(
+            &kv,
+            "POST",
+            "/key/update",
+            "",
+            Some("sk-master"),
+            r#"{"key":"team-a","rpm_limit":9}"#,
+        );
+        assert_eq!((s, u["rpm_limit"].as_u64()), (200, Some(9)));
+        let (s, d) = call(
+            &kv,
+            "POST",
+            "/key/delete",
+            "",
+            Some("sk-master"),
+            &format!(r#"{{"keys":["{key}"]}}"#),
+        );
+        assert_eq!(s, 200);
+        assert_eq!(d["deleted_keys"].as_array().unwrap().len(), 1);
+        assert!(check(&kv, &secrets, Some(&key), "gpt-4o", 1_800_000_000_000).is_err());
+    }
+
+    #[test]
+    fn bad_admin_input() {
+        let kv = MemoryKv::default();
+        for (path, body, status) in [
+            ("/key/generate", "not json", 400),
+            ("/key/generate", r#"{"rpm_limit":-1}"#, 400),
+            ("/key/generate", r#"{"models":"gpt"}"#, 400),
+            ("/key/generate", r#"{"duration":"forever"}"#, 400),
+            ("/key/update", r#"{}"#, 400),
+            ("/key/update", r#"{"key":"nope"}"#, 404),
+            ("/key/delete", r#"{}"#, 400),
+        ] {
+            let (s, v) = call(&kv, "POST", path, "", Some("sk-master"), body);
+            assert_eq!(s, status, "{path} {body}: {v}");
+            assert!(v["error"]["message"].is_string());
+        }
+        assert_eq!(call(&kv, "POST", "/key/generate", "", None, "{}").0, 401);
+        assert_eq!(
+            call(&kv, "POST", "/key/generate", "", Some("sk-other"), "{}").0,
+            401
+        );
+    }
+}
