@@ -1,7 +1,8 @@
-//! `POST /v1/chat/completions`: validate, pick a deployment (failing over to the next one on
-//! server-side errors), and relay the provider's answer, streamed chunk by chunk.
+//! `POST /v1/chat/completions`: validate, check the caller, pick a deployment (failing over to the
+//! next one on server-side errors), relay the provider's answer chunk by chunk, record usage.
 
 use std::hash::{BuildHasher, Hasher};
+use std::time::Instant;
 
 use component_io::outbound::{for_each_chunk, read_all, response_header};
 use component_io::{respond_error, BodyWriter, Inbound};
@@ -10,25 +11,91 @@ use gateway_core::config::{Config, Deployment};
 use gateway_core::relay::StreamRelay;
 use gateway_core::routing::{require_json, should_fail_over, shuffled};
 use gateway_core::upstream::transport_error;
+use gateway_core::usage::{cost_usd, Usage};
 use gateway_core::{models, sse, ApiError};
-use serde_json::json;
+use serde_json::{json, Value};
 use spin_sdk::http::{IncomingResponse, ResponseOutparam};
 
+use crate::gate::{self, Grant};
 use crate::provider;
 
 /// Largest non-streamed answer relayed.
 const MAX_ANSWER: usize = 64 * 1024 * 1024;
+/// The route name recorded in usage.
+const ROUTE: &str = "/v1/chat/completions";
+
+/// Timing and identity of one request, for its usage record.
+struct Ledger {
+    grant: Grant,
+    model: String,
+    stream: bool,
+    started: Instant,
+    started_at_ms: u64,
+    ttft_ms: Option<u64>,
+}
+
+impl Ledger {
+    fn mark_first_byte(&mut self) {
+        if self.ttft_ms.is_none() {
+            self.ttft_ms = Some(self.started.elapsed().as_millis() as u64);
+        }
+    }
+
+    fn record(&self, d: Option<&Deployment>, usage: Option<Usage>, status: u16) {
+        let usage = usage.unwrap_or_default();
+        gate::record(&gate::Usage {
+            key_id: self.grant.key_id.clone(),
+            model: self.model.clone(),
+            upstream_model: d.map(|d| d.upstream_model.clone()).unwrap_or_default(),
+            provider: d.map(|d| d.provider.name().to_string()).unwrap_or_default(),
+            route: ROUTE.to_string(),
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            cached_tokens: usage.cached_tokens,
+            cost_usd: d.map(|d| cost_usd(&usage, &d.prices)).unwrap_or(0.0),
+            latency_ms: self.started.elapsed().as_millis() as u64,
+            ttft_ms: self.ttft_ms,
+            status,
+            stream: self.stream,
+            started_at_ms: self.started_at_ms,
+        });
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
 
 /// Serves one chat-completion request.
 pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
+    let started = Instant::now();
+    let started_at_ms = now_ms();
     let request = match parse(inbound, config) {
         Ok(r) => r,
         Err(e) => return respond_error(out, &e, false),
     };
+    let grant = match gate::check(inbound, &request.model, ROUTE) {
+        Ok(g) => g,
+        Err(e) => return respond_error(out, &e, false),
+    };
+    let mut ledger = Ledger {
+        model: request.model.clone(),
+        stream: request.stream,
+        started,
+        started_at_ms,
+        ttft_ms: None,
+        grant,
+    };
     match call(&request, config) {
-        Ok((response, deployment)) if request.stream => stream(response, deployment, &request, out),
-        Ok((response, deployment)) => whole(response, deployment, out),
-        Err(e) => respond_error(out, &e, false),
+        Ok((response, d)) if request.stream => stream(response, d, &request, &mut ledger, out),
+        Ok((response, d)) => whole(response, d, &mut ledger, out),
+        Err(e) => {
+            ledger.record(None, None, e.status);
+            respond_error(out, &e, false)
+        }
     }
 }
 
@@ -63,23 +130,34 @@ fn call<'c>(
     Err(last.unwrap_or_else(|| models::model_not_found(&request.model)))
 }
 
+fn success_headers(ledger: &Ledger, content_type: String) -> Vec<(String, String)> {
+    let mut headers = vec![("content-type".to_string(), content_type)];
+    headers.extend(gate::limit_headers(&ledger.grant.limits));
+    headers
+}
+
 /// Relays a non-streamed answer.
-fn whole(response: IncomingResponse, d: &Deployment, out: ResponseOutparam) {
+fn whole(response: IncomingResponse, d: &Deployment, ledger: &mut Ledger, out: ResponseOutparam) {
+    ledger.mark_first_byte();
     match read_all(&response, MAX_ANSWER) {
         Ok(body) => {
+            let usage = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| Usage::from_response(&v));
             let mut w = BodyWriter::start(
                 out,
                 200,
-                &[("content-type".to_string(), "application/json".to_string())],
+                &success_headers(ledger, "application/json".into()),
             );
             w.write(&body);
             w.finish();
+            ledger.record(Some(d), usage, 200);
         }
-        Err(t) => respond_error(
-            out,
-            &transport_error(d.provider.name(), d.provider.component(), &t),
-            false,
-        ),
+        Err(t) => {
+            let e = transport_error(d.provider.name(), d.provider.component(), &t);
+            ledger.record(Some(d), None, e.status);
+            respond_error(out, &e, false)
+        }
     }
 }
 
@@ -88,22 +166,22 @@ fn stream(
     response: IncomingResponse,
     d: &Deployment,
     request: &ChatRequest,
+    ledger: &mut Ledger,
     out: ResponseOutparam,
 ) {
     let content_type = response_header(&response, "content-type")
         .unwrap_or_else(|| "text/event-stream".to_string());
-    let mut w = BodyWriter::start(
-        out,
-        200,
-        &[
-            ("content-type".to_string(), content_type),
-            ("cache-control".to_string(), "no-cache".to_string()),
-        ],
-    );
+    let mut headers = success_headers(ledger, content_type);
+    headers.push(("cache-control".to_string(), "no-cache".to_string()));
+    let mut w = BodyWriter::start(out, 200, &headers);
     let mut relay = StreamRelay::new(request.client_wants_usage);
     let result = for_each_chunk(&response, |chunk| {
         let bytes = relay.push(chunk);
-        bytes.is_empty() || w.write(&bytes)
+        if bytes.is_empty() {
+            return true;
+        }
+        ledger.mark_first_byte();
+        w.write(&bytes)
     });
     if let Err(t) = result {
         let e = transport_error(d.provider.name(), d.provider.component(), &t);
@@ -113,4 +191,5 @@ fn stream(
     }
     w.write(&relay.finish());
     w.finish();
+    ledger.record(Some(d), relay.usage(), 200);
 }

@@ -3,6 +3,7 @@
 
 mod chat;
 mod config_source;
+mod gate;
 mod health;
 mod provider;
 
@@ -19,9 +20,13 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         Ok(route) => route,
         Err(e) => return respond_error(out, &e, false),
     };
-    if route == Route::Health {
-        let (status, body) = health::check();
-        return respond_json(out, status, &body, &[]);
+    match &route {
+        Route::Health => {
+            let (status, body) = health::check();
+            return respond_json(out, status, &body, &[]);
+        }
+        Route::Admin(path) => return gate::admin(&inbound, path, out),
+        _ => {}
     }
     let config = match config_source::load() {
         Ok(c) => c,
@@ -29,12 +34,17 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
     };
     match route {
         Route::ChatCompletions => chat::handle(&inbound, &config, out),
-        Route::ListModels => respond_json(out, 200, &models::list(&config), &[]),
-        Route::GetModel(id) => match models::get(&config, &id) {
-            Ok(body) => respond_json(out, 200, &body, &[]),
-            Err(e) => respond_error(out, &e, false),
-        },
-        Route::Messages | Route::Admin(_) => respond_error(
+        Route::ListModels | Route::GetModel(_) => {
+            let answer = gate::check(&inbound, "", "/v1/models").and_then(|_| match &route {
+                Route::GetModel(id) => models::get(&config, id),
+                _ => Ok(models::list(&config)),
+            });
+            match answer {
+                Ok(body) => respond_json(out, 200, &body, &[]),
+                Err(e) => respond_error(out, &e, false),
+            }
+        }
+        Route::Messages => respond_error(
             out,
             &ApiError::new(
                 501,
@@ -44,6 +54,6 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
             .with_code("not_implemented"),
             false,
         ),
-        Route::Health => unreachable!("answered above"),
+        Route::Health | Route::Admin(_) => unreachable!("answered above"),
     }
 }

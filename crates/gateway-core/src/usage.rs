@@ -31,6 +31,17 @@ impl Usage {
     }
 }
 
+/// Cost in USD of a request's usage at per-token prices (missing prices count as zero; cached
+/// prompt tokens use the cached price when set, else the input price).
+pub fn cost_usd(usage: &Usage, prices: &crate::config::Prices) -> f64 {
+    let input = prices.input.unwrap_or(0.0);
+    let cached = prices.cached_input.unwrap_or(input);
+    let uncached = usage.prompt_tokens.saturating_sub(usage.cached_tokens);
+    uncached as f64 * input
+        + usage.cached_tokens as f64 * cached
+        + usage.completion_tokens as f64 * prices.output.unwrap_or(0.0)
+}
+
 /// True for the usage-only chunk a stream ends with when `include_usage` is set (empty `choices`).
 pub fn is_usage_chunk(chunk: &Value) -> bool {
     chunk.get("usage").is_some_and(Value::is_object)
@@ -60,6 +71,22 @@ mod tests {
             (10, 5, 4, 15)
         );
         assert!(Usage::from_response(&json!({"usage": null})).is_none());
+    }
+
+    #[test]
+    fn cost_uses_cached_price_for_cached_tokens() {
+        let u = Usage {
+            prompt_tokens: 100,
+            completion_tokens: 10,
+            cached_tokens: 40,
+        };
+        let p = crate::config::Prices {
+            input: Some(0.01),
+            output: Some(0.1),
+            cached_input: Some(0.001),
+        };
+        assert!((cost_usd(&u, &p) - (60.0 * 0.01 + 40.0 * 0.001 + 10.0 * 0.1)).abs() < 1e-12);
+        assert_eq!(cost_usd(&u, &Default::default()), 0.0);
     }
 
     #[test]

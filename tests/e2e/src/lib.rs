@@ -18,7 +18,7 @@ pub const ANTHROPIC_KEY: &str = "sk-ant-test-provider-key-0002";
 pub const GEMINI_KEY: &str = "AIza-test-gemini-provider-key-0003";
 /// The self-hosted server's literal key from the config.
 pub const VLLM_KEY: &str = "dummy-key";
-/// A caller's key: must never reach an upstream.
+/// The gateway's master key, which the tests call with: must never reach an upstream.
 pub const CALLER_KEY: &str = "sk-caller-secret-must-not-leak-9999";
 
 /// The repository root.
@@ -105,6 +105,7 @@ impl Gateway {
         set("openai_api_key", OPENAI_KEY.into());
         set("anthropic_api_key", ANTHROPIC_KEY.into());
         set("gemini_api_key", GEMINI_KEY.into());
+        set("master_key", CALLER_KEY.into());
         set("openai_origin", base.clone());
         set("anthropic_origin", base.clone());
         set("gemini_origin", base.clone());

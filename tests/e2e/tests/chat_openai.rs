@@ -107,6 +107,7 @@ async fn first_chunk_arrives_before_upstream_finishes(model: &str) {
     let response = g
         .client
         .post(format!("{}/v1/chat/completions", g.url))
+        .bearer_auth(CALLER_KEY)
         .json(&body)
         .send()
         .await

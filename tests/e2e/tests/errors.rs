@@ -11,7 +11,11 @@ async fn raw_post(
     content_type: Option<&str>,
     body: Vec<u8>,
 ) -> (u16, serde_json::Value) {
-    let mut req = g.client.post(format!("{}{path}", g.url)).body(body);
+    let mut req = g
+        .client
+        .post(format!("{}{path}", g.url))
+        .bearer_auth(CALLER_KEY)
+        .body(body);
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
     }
@@ -149,6 +153,7 @@ async fn body_over_the_configured_limit_is_413() {
     let response = g
         .client
         .post(format!("{}/v1/chat/completions", g.url))
+        .bearer_auth(CALLER_KEY)
         .header("content-type", "application/json")
         .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
         .send()

@@ -23,6 +23,7 @@ async fn provider_routes_are_private() {
     let response = g
         .client
         .post(format!("{}/chat/completions", g.url))
+        .bearer_auth(CALLER_KEY)
         .header("host", "provider-openai.spin.internal")
         .header("x-gateway-key-variable", "openai_api_key")
         .json(&serde_json::json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]}))

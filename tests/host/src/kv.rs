@@ -12,9 +12,16 @@ type Store = HashMap<String, Vec<u8>>;
 #[derive(Debug, Clone, Default)]
 pub struct Stores(Arc<Mutex<HashMap<String, Store>>>);
 
-/// An open store (Spin `store` / wasi `bucket` resource).
+/// An open Spin `store` resource.
 #[derive(Debug, Clone)]
 pub struct Handle {
+    /// Store label.
+    pub label: String,
+}
+
+/// An open wasi `bucket` resource (a separate type from Spin's `store`, as the linker requires).
+#[derive(Debug, Clone)]
+pub struct Bucket {
     /// Store label.
     pub label: String,
 }

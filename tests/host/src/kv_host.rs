@@ -3,7 +3,7 @@
 
 use wasmtime::component::Resource;
 
-use crate::kv::{CasHandle, Handle};
+use crate::kv::{Bucket, CasHandle, Handle};
 use crate::runtime::State;
 use crate::spin_bindings::fermyon::spin::key_value;
 use crate::spin_bindings::wasi::keyvalue::{atomics, store};
@@ -12,6 +12,10 @@ type Wt<T> = wasmtime::Result<T>;
 
 impl State {
     fn label(&self, h: &Resource<Handle>) -> Option<String> {
+        self.table_ref().get(h).ok().map(|h| h.label.clone())
+    }
+
+    fn bucket_label(&self, h: &Resource<Bucket>) -> Option<String> {
         self.table_ref().get(h).ok().map(|h| h.label.clone())
     }
 }
@@ -71,50 +75,50 @@ impl key_value::HostStore for State {
 }
 
 impl store::Host for State {
-    fn open(&mut self, identifier: String) -> Result<Resource<Handle>, store::Error> {
+    fn open(&mut self, identifier: String) -> Result<Resource<Bucket>, store::Error> {
         if !self.kv_allowed(&identifier) {
             return Err(store::Error::AccessDenied);
         }
         self.table_mut()
-            .push(Handle { label: identifier })
+            .push(Bucket { label: identifier })
             .map_err(|e| store::Error::Other(e.to_string()))
     }
 }
 
 impl store::HostBucket for State {
-    fn get(&mut self, h: Resource<Handle>, key: String) -> Result<Option<Vec<u8>>, store::Error> {
-        let label = self.label(&h).ok_or(store::Error::NoSuchStore)?;
+    fn get(&mut self, h: Resource<Bucket>, key: String) -> Result<Option<Vec<u8>>, store::Error> {
+        let label = self.bucket_label(&h).ok_or(store::Error::NoSuchStore)?;
         Ok(self.stores().get(&label, &key))
     }
 
     fn set(
         &mut self,
-        h: Resource<Handle>,
+        h: Resource<Bucket>,
         key: String,
         value: Vec<u8>,
     ) -> Result<(), store::Error> {
-        let label = self.label(&h).ok_or(store::Error::NoSuchStore)?;
+        let label = self.bucket_label(&h).ok_or(store::Error::NoSuchStore)?;
         self.stores().set(&label, &key, value);
         Ok(())
     }
 
-    fn delete(&mut self, h: Resource<Handle>, key: String) -> Result<(), store::Error> {
-        let label = self.label(&h).ok_or(store::Error::NoSuchStore)?;
+    fn delete(&mut self, h: Resource<Bucket>, key: String) -> Result<(), store::Error> {
+        let label = self.bucket_label(&h).ok_or(store::Error::NoSuchStore)?;
         self.stores().delete(&label, &key);
         Ok(())
     }
 
-    fn exists(&mut self, h: Resource<Handle>, key: String) -> Result<bool, store::Error> {
-        let label = self.label(&h).ok_or(store::Error::NoSuchStore)?;
+    fn exists(&mut self, h: Resource<Bucket>, key: String) -> Result<bool, store::Error> {
+        let label = self.bucket_label(&h).ok_or(store::Error::NoSuchStore)?;
         Ok(self.stores().get(&label, &key).is_some())
     }
 
     fn list_keys(
         &mut self,
-        h: Resource<Handle>,
+        h: Resource<Bucket>,
         cursor: Option<String>,
     ) -> Result<store::KeyResponse, store::Error> {
-        let label = self.label(&h).ok_or(store::Error::NoSuchStore)?;
+        let label = self.bucket_label(&h).ok_or(store::Error::NoSuchStore)?;
         let keys = self
             .stores()
             .keys(&label)
@@ -124,7 +128,7 @@ impl store::HostBucket for State {
         Ok(store::KeyResponse { keys, cursor: None })
     }
 
-    fn drop(&mut self, h: Resource<Handle>) -> Wt<()> {
+    fn drop(&mut self, h: Resource<Bucket>) -> Wt<()> {
         self.table_mut().delete(h)?;
         Ok(())
     }
@@ -133,11 +137,11 @@ impl store::HostBucket for State {
 impl atomics::Host for State {
     fn increment(
         &mut self,
-        h: Resource<Handle>,
+        h: Resource<Bucket>,
         key: String,
         delta: i64,
     ) -> Result<i64, store::Error> {
-        let label = self.label(&h).ok_or(store::Error::NoSuchStore)?;
+        let label = self.bucket_label(&h).ok_or(store::Error::NoSuchStore)?;
         self.stores()
             .increment(&label, &key, delta)
             .map_err(store::Error::Other)
@@ -167,10 +171,12 @@ impl atomics::Host for State {
 impl atomics::HostCas for State {
     fn new(
         &mut self,
-        bucket: Resource<Handle>,
+        bucket: Resource<Bucket>,
         key: String,
     ) -> Result<Resource<CasHandle>, store::Error> {
-        let label = self.label(&bucket).ok_or(store::Error::NoSuchStore)?;
+        let label = self
+            .bucket_label(&bucket)
+            .ok_or(store::Error::NoSuchStore)?;
         let seen = self.stores().get(&label, &key);
         self.table_mut()
             .push(CasHandle { label, key, seen })

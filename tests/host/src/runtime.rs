@@ -252,6 +252,21 @@ impl App {
             |s| s,
         )
         .map_err(wt)?;
+        spin_bindings::fermyon::spin::key_value::add_to_linker::<State, HasSelf<State>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(wt)?;
+        spin_bindings::wasi::keyvalue::store::add_to_linker::<State, HasSelf<State>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(wt)?;
+        spin_bindings::wasi::keyvalue::atomics::add_to_linker::<State, HasSelf<State>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(wt)?;
         let mut components = HashMap::new();
         for (_, id) in &manifest.triggers {
             if components.contains_key(id) {
@@ -259,17 +274,28 @@ impl App {
             }
             let decl: &ComponentDecl = &manifest.components[id];
             let component = if decl.dependencies.is_empty() {
-                compile(&engine, &std::fs::read(&decl.source).with_context(|| format!("reading component {} (run ./scripts/build-wasm)", decl.source.display()))?)?
+                compile(
+                    &engine,
+                    &std::fs::read(&decl.source).with_context(|| {
+                        format!(
+                            "reading component {} (run ./scripts/build-wasm)",
+                            decl.source.display()
+                        )
+                    })?,
+                )?
             } else {
-                let deps = decl
-                    .dependencies
-                    .iter()
-                    .map(|(_, dep)| {
+                let mut ids: Vec<&String> = decl.dependencies.iter().map(|(_, dep)| dep).collect();
+                ids.dedup();
+                let deps = ids
+                    .into_iter()
+                    .map(|dep| {
                         manifest
                             .components
                             .get(dep)
                             .map(|d| d.source.as_path())
-                            .with_context(|| format!("component {id} depends on unknown component {dep}"))
+                            .with_context(|| {
+                                format!("component {id} depends on unknown component {dep}")
+                            })
                     })
                     .collect::<Result<Vec<_>>>()?;
                 compile(&engine, &crate::compose::compose(&decl.source, &deps)?)?

@@ -5,7 +5,7 @@ wasmtime::component::bindgen!({
     world: "host",
     with: {
         "fermyon:spin/key-value.store": crate::kv::Handle,
-        "wasi:keyvalue/store.bucket": crate::kv::Handle,
+        "wasi:keyvalue/store.bucket": crate::kv::Bucket,
         "wasi:keyvalue/atomics.cas": crate::kv::CasHandle,
     },
 });

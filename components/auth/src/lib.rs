@@ -1,0 +1,152 @@
+//! The auth component. It is not an HTTP component: the router imports its WIT interfaces and
+//! Spin composes the two (`[component.router.dependencies]`), so it runs with the router's
+//! configuration: the `default` key-value store and the variables `master_key` and `key_pepper`.
+
+mod kv;
+
+use auth_core::admin::{self, Context, Request};
+use auth_core::check::{self, Secrets};
+use auth_core::UsageRecord;
+use spin_sdk::variables;
+
+mod bindings {
+    wit_bindgen::generate!({ world: "auth-provider", path: "../../wit" });
+}
+
+use bindings::exports::llm_gateway::auth::admin as wit_admin;
+use bindings::exports::llm_gateway::auth::auth as wit_auth;
+
+struct Auth;
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn secret(name: &str) -> String {
+    variables::get(name).unwrap_or_default()
+}
+
+fn limits(l: check::LimitState) -> wit_auth::LimitState {
+    wit_auth::LimitState {
+        rpm_limit: l.rpm_limit,
+        rpm_remaining: l.rpm_remaining,
+        tpm_limit: l.tpm_limit,
+        tpm_remaining: l.tpm_remaining,
+        reset_seconds: l.reset_seconds,
+    }
+}
+
+impl wit_auth::Guest for Auth {
+    fn check(
+        key: Option<String>,
+        model: String,
+        _route: String,
+    ) -> Result<wit_auth::Grant, wit_auth::Denial> {
+        use wit_auth::Denial as D;
+        let (master_key, pepper) = (secret("master_key"), secret("key_pepper"));
+        let secrets = Secrets {
+            master_key: &master_key,
+            pepper: &pepper,
+        };
+        let store = kv::Store::open().map_err(D::StoreError)?;
+        match check::check(&store, &secrets, key.as_deref(), &model, now_ms()) {
+            Ok(g) => Ok(wit_auth::Grant {
+                key_id: g.key_id,
+                key_alias: g.key_alias,
+                team: g.team,
+                is_master: g.is_master,
+                limits: limits(g.limits),
+            }),
+            Err(denial) => Err(match denial {
+                check::Denial::NoMasterKey => D::NoMasterKey,
+                check::Denial::MissingKey => D::MissingKey,
+                check::Denial::InvalidKey => D::InvalidKey,
+                check::Denial::ExpiredKey => D::ExpiredKey,
+                check::Denial::ModelNotAllowed(m) => D::ModelNotAllowed(m),
+                check::Denial::RateLimited(l) => D::RateLimited(limits(l)),
+                check::Denial::BudgetExceeded(s) => D::BudgetExceeded(s),
+                check::Denial::StoreError(s) => D::StoreError(s),
+            }),
+        }
+    }
+
+    fn record_usage(u: wit_auth::Usage) -> Result<(), String> {
+        let (master_key, pepper) = (secret("master_key"), secret("key_pepper"));
+        let secrets = Secrets {
+            master_key: &master_key,
+            pepper: &pepper,
+        };
+        let store = kv::Store::open()?;
+        let record = UsageRecord {
+            key_id: u.key_id,
+            model: u.model,
+            upstream_model: u.upstream_model,
+            provider: u.provider,
+            route: u.route,
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+            cached_tokens: u.cached_tokens,
+            cost_usd: u.cost_usd,
+            latency_ms: u.latency_ms,
+            ttft_ms: u.ttft_ms,
+            status: u.status,
+            stream: u.stream,
+            started_at_ms: u.started_at_ms,
+        };
+        check::record_usage(
+            &store,
+            &secrets,
+            &record,
+            wasi::random::random::get_random_u64(),
+        )
+    }
+}
+
+impl wit_admin::Guest for Auth {
+    fn handle(req: wit_admin::AdminRequest) -> wit_admin::AdminResponse {
+        let (master_key, pepper) = (secret("master_key"), secret("key_pepper"));
+        let answer = |status: u16, body: String| wit_admin::AdminResponse {
+            status,
+            body,
+            headers: Vec::new(),
+        };
+        let store = match kv::Store::open() {
+            Ok(s) => s,
+            Err(e) => return answer(500, serde_error(&e)),
+        };
+        let mut random = wasi::random::random::get_random_u64;
+        let mut ctx = Context {
+            kv: &store,
+            secrets: Secrets {
+                master_key: &master_key,
+                pepper: &pepper,
+            },
+            now_ms: now_ms(),
+            random: &mut random,
+        };
+        let (status, body) = admin::handle(
+            &mut ctx,
+            &Request {
+                method: &req.method,
+                path: &req.path,
+                query: &req.query,
+                key: req.key.as_deref(),
+                body: &req.body,
+            },
+        );
+        answer(status, body.to_string())
+    }
+}
+
+/// A store failure as OpenAI error JSON text.
+fn serde_error(message: &str) -> String {
+    let escaped = message.replace('\\', "\\\\").replace('"', "\\\"");
+    format!(
+        r#"{{"error":{{"message":"auth store error: {escaped}","type":"server_error","param":null,"code":"auth_store_error"}}}}"#
+    )
+}
+
+bindings::export!(Auth with_types_in bindings);
