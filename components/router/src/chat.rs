@@ -12,7 +12,7 @@ use gateway_core::relay::StreamRelay;
 use gateway_core::routing::{require_json, should_fail_over, shuffled};
 use gateway_core::upstream::transport_error;
 use gateway_core::usage::{cost_usd, Usage};
-use gateway_core::{models, sse, ApiError};
+use gateway_core::{models, pricing, sse, ApiError};
 use serde_json::{json, Value};
 use spin_sdk::http::{IncomingResponse, ResponseOutparam};
 
@@ -52,7 +52,9 @@ impl Ledger {
             prompt_tokens: usage.prompt_tokens,
             completion_tokens: usage.completion_tokens,
             cached_tokens: usage.cached_tokens,
-            cost_usd: d.map(|d| cost_usd(&usage, &d.prices)).unwrap_or(0.0),
+            cost_usd: d
+                .map(|d| cost_usd(&usage, &pricing::effective(&d.prices, &d.upstream_model)))
+                .unwrap_or(0.0),
             latency_ms: self.started.elapsed().as_millis() as u64,
             ttft_ms: self.ttft_ms,
             status,
