@@ -196,6 +196,11 @@ fn view(ctx: &Context, r: &KeyRecord) -> Result<Value, ApiError> {
     let spend = counter(ctx.kv, &format!("spend/{}", r.id)).map_err(store_err)? as f64 / MICRO;
     let period_spend =
         counter(ctx.kv, &spend_key(r, ctx.now_ms)).map_err(store_err)? as f64 / MICRO;
+    let last_used: Option<u64> = ctx
+        .kv
+        .get(&format!("used/{}", r.id))
+        .map_err(store_err)?
+        .and_then(|v| String::from_utf8_lossy(&v).parse().ok());
     Ok(json!({
         "key_id": r.id, "key_name": format!("{}...", r.prefix), "key_alias": r.key_alias,
         "team_id": r.team_id, "user_id": r.user_id, "models": r.models,
@@ -203,6 +208,7 @@ fn view(ctx: &Context, r: &KeyRecord) -> Result<Value, ApiError> {
         "budget_duration": r.budget_period_s.map(|s| format!("{s}s")),
         "spend": spend, "budget_period_spend": period_spend,
         "expires": r.expires_at_ms, "metadata": r.metadata, "created_at": r.created_at_ms,
+        "last_used_at": last_used,
     }))
 }
 

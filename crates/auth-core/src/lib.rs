@@ -6,7 +6,7 @@
 //! - `key/<hmac-hex>` → [`KeyRecord`]; `keyid/<id>` → `<hmac-hex>` (admin lookups by id);
 //! - `rpm/<id>/<minute>`, `tpm/<id>/<minute>` → i64 counters (atomic increment);
 //! - `spend/<id>` and `spend/<id>/<period>` → i64 micro-USD counters (atomic increment);
-//! - `log/<ms>/<id>/<n>` → [`UsageRecord`].
+//! - `log/<ms>/<id>/<n>` → [`UsageRecord`]; `used/<id>` → last use, Unix ms as text.
 
 pub mod admin;
 pub mod check;
