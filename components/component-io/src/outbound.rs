@@ -101,34 +101,17 @@ pub fn send(req: &UpstreamRequest) -> Result<IncomingResponse, Transport> {
 
 /// Reads a whole response body (error bodies, non-streamed answers), up to `limit` bytes.
 pub fn read_all(response: &IncomingResponse, limit: usize) -> Result<Vec<u8>, Transport> {
-    let body = response
-        .consume()
-        .map_err(|()| Transport::Other("response body already taken".into()))?;
-    let stream = body
-        .stream()
-        .map_err(|()| Transport::Other("response body unreadable".into()))?;
     let mut out = Vec::new();
-    loop {
-        match stream.blocking_read(READ_CHUNK) {
-            Ok(chunk) => {
-                out.extend_from_slice(&chunk);
-                if out.len() > limit {
-                    return Err(Transport::Other(format!(
-                        "response larger than {limit} bytes"
-                    )));
-                }
-            }
-            Err(StreamError::Closed) => return Ok(out),
-            Err(StreamError::LastOperationFailed(e)) => {
-                return Err(
-                    match spin_sdk::wit::wasi::http0_2_0::types::http_error_code(&e) {
-                        Some(code) => classify(code),
-                        None => Transport::Other(e.to_debug_string()),
-                    },
-                )
-            }
-        }
+    for_each_chunk(response, |chunk| {
+        out.extend_from_slice(chunk);
+        out.len() <= limit
+    })?;
+    if out.len() > limit {
+        return Err(Transport::Other(format!(
+            "response larger than {limit} bytes"
+        )));
     }
+    Ok(out)
 }
 
 /// Copies a response body chunk by chunk as it arrives, calling `each` on every chunk read.
