@@ -182,7 +182,7 @@ impl WasiHttpHooks for Hooks {
                     return Err(HttpError::DestinationNotFound);
                 };
                 let response = app
-                    .serve(component, request, None)
+                    .serve(component, request)
                     .await
                     .map_err(|e| HttpError::InternalError(Some(e.to_string())))?;
                 HttpResult::Ok((response, done))
@@ -346,13 +346,11 @@ impl App {
         self: &Arc<Self>,
         component: Arc<Prepared>,
         request: http::Request<B>,
-        client: Option<std::net::SocketAddr>,
     ) -> Result<http::Response<HyperOutgoingBody>>
     where
         B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<HttpError>,
     {
-        let _ = client;
         let output = MemoryOutputPipe::new(1 << 20);
         let wasi = WasiCtx::builder()
             .stdout(output.clone())

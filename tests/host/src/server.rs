@@ -113,7 +113,7 @@ async fn handle(
         }
     }
     let request = http::Request::from_parts(parts, body);
-    match app.serve(component, request, Some(client)).await {
+    match app.serve(component, request).await {
         Ok(response) => response,
         Err(e) => {
             log(&app.logs, format!("[{}] ERROR {e:#}", route.component));
