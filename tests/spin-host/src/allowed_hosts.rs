@@ -71,20 +71,33 @@ fn parse_host(host: &str) -> Result<HostPattern> {
         return Ok(HostPattern::Ip(ip));
     }
     if let Some((ip, bits)) = host.split_once('/') {
-        let ip: IpAddr = ip.parse().with_context(|| format!("invalid CIDR {host:?}"))?;
-        let bits: u8 = bits.parse().with_context(|| format!("invalid CIDR {host:?}"))?;
-        ensure!(bits <= if ip.is_ipv4() { 32 } else { 128 }, "invalid CIDR {host:?}");
+        let ip: IpAddr = ip
+            .parse()
+            .with_context(|| format!("invalid CIDR {host:?}"))?;
+        let bits: u8 = bits
+            .parse()
+            .with_context(|| format!("invalid CIDR {host:?}"))?;
+        ensure!(
+            bits <= if ip.is_ipv4() { 32 } else { 128 },
+            "invalid CIDR {host:?}"
+        );
         return Ok(HostPattern::Cidr(ip, bits));
     }
     if let Some(domain) = host.strip_prefix("*.") {
-        ensure!(!domain.contains('*'), "wildcards are allowed only as prefixes");
+        ensure!(
+            !domain.contains('*'),
+            "wildcards are allowed only as prefixes"
+        );
         ensure!(!domain.is_empty(), "invalid wildcard host {host:?}");
         return Ok(HostPattern::Subdomain(format!(
             ".{}",
             domain.to_ascii_lowercase()
         )));
     }
-    ensure!(!host.contains('*'), "wildcards are allowed only as subdomains");
+    ensure!(
+        !host.contains('*'),
+        "wildcards are allowed only as subdomains"
+    );
     ensure!(!host.is_empty(), "empty host");
     Ok(HostPattern::Domain(host.to_ascii_lowercase()))
 }
@@ -100,11 +113,17 @@ fn parse_port(port: &str, scheme: &str) -> Result<PortPattern> {
         return Ok(PortPattern::Any);
     }
     if let Some((a, b)) = port.split_once("..") {
-        let a: u16 = a.parse().with_context(|| format!("port range {port:?} contains non-number"))?;
-        let b: u16 = b.parse().with_context(|| format!("port range {port:?} contains non-number"))?;
+        let a: u16 = a
+            .parse()
+            .with_context(|| format!("port range {port:?} contains non-number"))?;
+        let b: u16 = b
+            .parse()
+            .with_context(|| format!("port range {port:?} contains non-number"))?;
         return Ok(PortPattern::Range(a.into(), b.into()));
     }
-    let p: u16 = port.parse().with_context(|| format!("port {port:?} is not a number"))?;
+    let p: u16 = port
+        .parse()
+        .with_context(|| format!("port {port:?} is not a number"))?;
     Ok(PortPattern::Range(p.into(), u32::from(p) + 1))
 }
 
@@ -242,7 +261,11 @@ mod tests {
 
     #[test]
     fn explicit_ports_ips_and_wildcards() {
-        let h = hosts(&["http://127.0.0.1:18080", "https://*.example.com:*", "*://10.0.0.0/8:80..90"]);
+        let h = hosts(&[
+            "http://127.0.0.1:18080",
+            "https://*.example.com:*",
+            "*://10.0.0.0/8:80..90",
+        ]);
         assert!(h.allows("http", "127.0.0.1", Some(18080)));
         assert!(!h.allows("http", "127.0.0.1", None));
         assert!(h.allows("https", "x.example.com", Some(1)));

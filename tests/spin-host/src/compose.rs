@@ -100,8 +100,10 @@ pub(crate) fn compose(id: &str, parent: Vec<u8>, deps: Vec<DependencyWasm>) -> R
             );
         }
         let name = package_name(&dep.name);
-        let package = Package::from_bytes(name, None, dep.bytes, graph.types_mut())
-            .with_context(|| format!("an error occurred when preparing dependency '{}'", dep.name))?;
+        let package =
+            Package::from_bytes(name, None, dep.bytes, graph.types_mut()).with_context(|| {
+                format!("an error occurred when preparing dependency '{}'", dep.name)
+            })?;
         let dep_world = package.ty();
         let pkg = graph.register_package(package).with_context(|| {
             format!(
@@ -114,10 +116,12 @@ pub(crate) fn compose(id: &str, parent: Vec<u8>, deps: Vec<DependencyWasm>) -> R
         let node = graph.instantiate(pkg);
         for import in matched {
             let export = dep.export.clone().unwrap_or_else(|| import.clone());
-            mapping
-                .entry(import.clone())
-                .or_default()
-                .push((dep.name.clone(), export, dep_world, node));
+            mapping.entry(import.clone()).or_default().push((
+                dep.name.clone(),
+                export,
+                dep_world,
+                node,
+            ));
         }
     }
 
@@ -153,9 +157,9 @@ pub(crate) fn compose(id: &str, parent: Vec<u8>, deps: Vec<DependencyWasm>) -> R
         let alias = graph.alias_instance_export(parent_node, &name)?;
         graph.export(alias, &name)?;
     }
-    Ok(graph
+    graph
         .encode(EncodeOptions::default())
-        .context("failed to encode composition graph")?)
+        .context("failed to encode composition graph")
 }
 
 #[cfg(test)]
@@ -184,6 +188,9 @@ mod tests {
         for (d, i) in no {
             assert!(!matches_import(d, i), "{d} {i}");
         }
-        assert_eq!(package_name("llm-gateway:auth/admin@0.1.0"), "llm-gateway:auth");
+        assert_eq!(
+            package_name("llm-gateway:auth/admin@0.1.0"),
+            "llm-gateway:auth"
+        );
     }
 }

@@ -162,7 +162,10 @@ impl spin_kv::HostStore for InstanceState {
 }
 
 impl store::Host for InstanceState {
-    fn open(&mut self, identifier: String) -> wasmtime::Result<Result<Resource<Bucket>, store::Error>> {
+    fn open(
+        &mut self,
+        identifier: String,
+    ) -> wasmtime::Result<Result<Resource<Bucket>, store::Error>> {
         if !self.may_open(&identifier) {
             return Ok(Err(store::Error::AccessDenied));
         }

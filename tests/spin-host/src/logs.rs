@@ -56,8 +56,7 @@ impl LineBuffer {
         while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = pending.drain(..=pos).collect();
             let text = String::from_utf8_lossy(&line[..pos]);
-            self.logs
-                .line(&self.component, text.trim_end_matches('\r'));
+            self.logs.line(&self.component, text.trim_end_matches('\r'));
         }
     }
 }
@@ -114,7 +113,11 @@ impl Pollable for GuestOutput {
 }
 
 impl AsyncWrite for GuestOutput {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.0.write(buf);
         Poll::Ready(Ok(buf.len()))
     }

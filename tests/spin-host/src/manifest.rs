@@ -162,12 +162,19 @@ impl Manifest {
 
         let mut triggers = Vec::new();
         for (kind, entries) in raw.trigger {
-            ensure!(kind == "http", "trigger type {kind:?} is not supported by the test host");
+            ensure!(
+                kind == "http",
+                "trigger type {kind:?} is not supported by the test host"
+            );
             for t in entries {
                 let component = match t.component {
                     Some(toml::Value::String(id)) => id,
-                    Some(_) => bail!("inline trigger components are not supported by the test host"),
-                    None => bail!("an HTTP trigger needs a component (static responses are not supported)"),
+                    Some(_) => {
+                        bail!("inline trigger components are not supported by the test host")
+                    }
+                    None => bail!(
+                        "an HTTP trigger needs a component (static responses are not supported)"
+                    ),
                 };
                 ensure!(
                     components.contains_key(&component),
@@ -215,9 +222,9 @@ fn component(
 ) -> Result<ComponentDecl> {
     ensure!(
         !id.is_empty()
-            && id
-                .split('-')
-                .all(|w| !w.is_empty() && w.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit())),
+            && id.split('-').all(|w| !w.is_empty()
+                && w.chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit())),
         "component id {id:?} must be kebab-case"
     );
     let source = match c.source {

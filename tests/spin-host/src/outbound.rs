@@ -150,7 +150,10 @@ mod tests {
 
     #[test]
     fn chaining_targets() {
-        assert_eq!(chaining_target("provider-openai.spin.internal"), Some("provider-openai"));
+        assert_eq!(
+            chaining_target("provider-openai.spin.internal"),
+            Some("provider-openai")
+        );
         assert_eq!(chaining_target("a.b.spin.internal"), None);
         assert_eq!(chaining_target("spin.internal"), None);
         assert_eq!(chaining_target("api.openai.com"), None);

@@ -88,7 +88,9 @@ impl Router {
         }
         let mut best: Option<(&Entry, &str, usize)> = None;
         for e in &self.0 {
-            let Pattern::Wildcard(prefix) = &e.pattern else { continue };
+            let Pattern::Wildcard(prefix) = &e.pattern else {
+                continue;
+            };
             let rest = if prefix.is_empty() {
                 Some(p)
             } else if p == prefix {

@@ -30,13 +30,19 @@ use crate::routes::RouteMatch;
 pub(crate) const CHAINED_CLIENT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
 
 /// Accepts connections until `shutdown` flips; dropping a connection task closes it.
-pub(crate) async fn serve(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = shutdown.changed() => return,
         };
-        let Ok((stream, client)) = accepted else { continue };
+        let Ok((stream, client)) = accepted else {
+            continue;
+        };
         let app = app.clone();
         let mut stop = shutdown.clone();
         tokio::spawn(async move {
@@ -71,7 +77,11 @@ fn empty(status: StatusCode) -> Response<HyperOutgoingBody> {
 }
 
 /// Routes one request from outside.
-async fn handle(app: Arc<App>, mut req: Request<Incoming>, client: SocketAddr) -> Response<HyperOutgoingBody> {
+async fn handle(
+    app: Arc<App>,
+    mut req: Request<Incoming>,
+    client: SocketAddr,
+) -> Response<HyperOutgoingBody> {
     let spoofed_chaining = req
         .headers()
         .get(HOST)
@@ -157,7 +167,10 @@ where
     let mut store = Store::new(app.engine, InstanceState::new(app, component));
     let proxy = component.pre.instantiate_async(&mut store).await?;
     let (tx, rx) = oneshot::channel();
-    let request = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
+    let request = store
+        .data_mut()
+        .http()
+        .new_incoming_request(Scheme::Http, req)?;
     let outparam = store.data_mut().http().new_response_outparam(tx)?;
     let task = tokio::spawn(async move {
         proxy
@@ -175,8 +188,10 @@ where
                     Ok(Err(e)) => format!("{e:?}"),
                     Err(e) => format!("{e:?}"),
                 };
-                app.logs
-                    .line(&id, &format!("Component error after response started: {failure}"));
+                app.logs.line(
+                    &id,
+                    &format!("Component error after response started: {failure}"),
+                );
             });
             Ok(response)
         }
@@ -186,7 +201,9 @@ where
                 .context("guest invocation panicked")?
                 .map_err(anyhow::Error::from)
                 .context("guest invocation failed")?;
-            Err(anyhow!("guest failed to produce a response prior to returning"))
+            Err(anyhow!(
+                "guest failed to produce a response prior to returning"
+            ))
         }
     }
 }

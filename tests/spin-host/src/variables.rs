@@ -79,10 +79,7 @@ impl ComponentVariables {
     pub fn get(&self, key: &str) -> Result<String, LookupError> {
         validate_name(key).map_err(LookupError::InvalidName)?;
         self.values.get(key).cloned().ok_or_else(|| {
-            LookupError::Undefined(format!(
-                "no variable for {:?}.{key:?}",
-                self.component
-            ))
+            LookupError::Undefined(format!("no variable for {:?}.{key:?}", self.component))
         })
     }
 }

@@ -40,10 +40,21 @@ fn fixture() -> &'static Path {
         ];
         for (feature, name) in builds {
             let mut cmd = Command::new(&cargo);
-            cmd.args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
-                .arg(src.join("Cargo.toml"))
-                .env("CARGO_TARGET_DIR", out.join("target"));
-            for var in ["CARGO_BUILD_TARGET", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_MAKEFLAGS"] {
+            cmd.args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "--manifest-path",
+            ])
+            .arg(src.join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", out.join("target"));
+            for var in [
+                "CARGO_BUILD_TARGET",
+                "RUSTFLAGS",
+                "CARGO_ENCODED_RUSTFLAGS",
+                "CARGO_MAKEFLAGS",
+            ] {
                 cmd.env_remove(var);
             }
             if let Some(f) = feature {
@@ -109,8 +120,14 @@ impl Upstream {
 /// The environment for the fixture app; `vars` are `(name, value)` Spin variables.
 fn env(upstream: &Upstream, vars: &[(&str, &str)]) -> HashMap<String, String> {
     let mut env = HashMap::from([
-        ("SPIN_VARIABLE_API_KEY".to_string(), "sk-fixture".to_string()),
-        ("SPIN_VARIABLE_UPSTREAM".to_string(), upstream.addr.to_string()),
+        (
+            "SPIN_VARIABLE_API_KEY".to_string(),
+            "sk-fixture".to_string(),
+        ),
+        (
+            "SPIN_VARIABLE_UPSTREAM".to_string(),
+            upstream.addr.to_string(),
+        ),
     ]);
     for (k, v) in vars {
         env.insert(format!("SPIN_VARIABLE_{}", k.to_uppercase()), v.to_string());
@@ -175,7 +192,10 @@ async fn routes_set_spin_headers_and_unmatched_paths_get_an_empty_404() {
     ] {
         assert!(body.contains(&line), "missing {line:?} in\n{body}");
     }
-    assert_eq!(get(h.addr(), "/").await, (StatusCode::NOT_FOUND, String::new()));
+    assert_eq!(
+        get(h.addr(), "/").await,
+        (StatusCode::NOT_FOUND, String::new())
+    );
     assert_eq!(get(h.addr(), "/frontx").await.0, StatusCode::NOT_FOUND);
     // The exact route beats the wildcard: served by `exact` (empty path info).
     assert_eq!(
@@ -188,7 +208,10 @@ async fn routes_set_spin_headers_and_unmatched_paths_get_an_empty_404() {
 async fn private_routes_are_reachable_only_by_service_chaining() {
     let up = Upstream::start().await;
     let h = host(&up, &[]).await;
-    assert_eq!(get(h.addr(), "/headers").await, (StatusCode::NOT_FOUND, String::new()));
+    assert_eq!(
+        get(h.addr(), "/headers").await,
+        (StatusCode::NOT_FOUND, String::new())
+    );
     let spoofed = get_with(h.addr(), "/headers", &[("host", "back.spin.internal")]).await;
     assert_eq!(spoofed, (StatusCode::NOT_FOUND, String::new()));
 
@@ -204,7 +227,11 @@ async fn private_routes_are_reachable_only_by_service_chaining() {
         assert!(body.contains(line), "missing {line:?} in\n{body}");
     }
     // `front` may not chain to `composed`.
-    let (_, body) = get(h.addr(), "/front/fetch?url=http://composed.spin.internal/dep").await;
+    let (_, body) = get(
+        h.addr(),
+        "/front/fetch?url=http://composed.spin.internal/dep",
+    )
+    .await;
     assert!(body.contains("HttpRequestDenied"), "{body}");
 }
 
@@ -212,15 +239,24 @@ async fn private_routes_are_reachable_only_by_service_chaining() {
 async fn variables_come_from_env_then_defaults_and_components_see_only_their_own() {
     let up = Upstream::start().await;
     let h = host(&up, &[("greeting", "bonjour")]).await;
-    assert_eq!(get(h.addr(), "/front/var?name=msg").await.1, "ok:inner says bonjour");
-    assert_eq!(get(h.addr(), "/front/var?name=key").await.1, "ok:sk-fixture");
+    assert_eq!(
+        get(h.addr(), "/front/var?name=msg").await.1,
+        "ok:inner says bonjour"
+    );
+    assert_eq!(
+        get(h.addr(), "/front/var?name=key").await.1,
+        "ok:sk-fixture"
+    );
     let (_, unmapped) = get(h.addr(), "/front/var?name=greeting").await;
     assert!(unmapped.starts_with("err:Error::Undefined("), "{unmapped}");
     let (_, invalid) = get(h.addr(), "/front/var?name=Bad").await;
     assert!(invalid.starts_with("err:Error::InvalidName("), "{invalid}");
 
     let h = host(&up, &[]).await;
-    assert_eq!(get(h.addr(), "/front/var?name=msg").await.1, "ok:inner says hello");
+    assert_eq!(
+        get(h.addr(), "/front/var?name=msg").await.1,
+        "ok:inner says hello"
+    );
 
     let missing = start(HostConfig {
         manifest: fixture().to_path_buf(),
@@ -228,7 +264,10 @@ async fn variables_come_from_env_then_defaults_and_components_see_only_their_own
         env: HashMap::new(),
     })
     .await;
-    let err = format!("{:#}", missing.err().expect("a required variable is missing"));
+    let err = format!(
+        "{:#}",
+        missing.err().expect("a required variable is missing")
+    );
     assert!(err.contains("api_key"), "{err}");
 }
 
@@ -247,7 +286,10 @@ async fn key_value_increment_is_atomic_and_stores_are_access_checked() {
     values.sort();
     assert_eq!(values, (1..=50).collect::<Vec<_>>());
 
-    assert_eq!(get(addr, "/front/kv?label=default").await.1, "spin=Ok(true) wasi=Ok(Some(1))");
+    assert_eq!(
+        get(addr, "/front/kv?label=default").await.1,
+        "spin=Ok(true) wasi=Ok(Some(1))"
+    );
     assert_eq!(
         get(addr, "/front/kv?label=other").await.1,
         "spin=err:Error::AccessDenied wasi=err:Error::AccessDenied"
@@ -313,10 +355,14 @@ async fn failing_guests_get_spins_500_and_output_is_logged() {
     assert_eq!(get(h.addr(), "/front/print").await.1, "printed");
     let logs = h.logs();
     for line in ["[front] hello from /front", "[front] partial line"] {
-        assert!(logs.iter().any(|l| l == line), "missing {line:?} in {logs:#?}");
+        assert!(
+            logs.iter().any(|l| l == line),
+            "missing {line:?} in {logs:#?}"
+        );
     }
     assert!(
-        logs.iter().any(|l| l.starts_with("[front] Error processing request")),
+        logs.iter()
+            .any(|l| l.starts_with("[front] Error processing request")),
         "{logs:#?}"
     );
 }
@@ -325,8 +371,14 @@ async fn failing_guests_get_spins_500_and_output_is_logged() {
 async fn dependencies_are_composed_and_inherit_the_parents_configuration() {
     let up = Upstream::start().await;
     let h = host(&up, &[("greeting", "bonjour")]).await;
-    assert_eq!(get(h.addr(), "/composed/dep?name=x").await.1, "bonjour, x #1");
-    assert_eq!(get(h.addr(), "/composed/dep?name=y").await.1, "bonjour, y #2");
+    assert_eq!(
+        get(h.addr(), "/composed/dep?name=x").await.1,
+        "bonjour, x #1"
+    );
+    assert_eq!(
+        get(h.addr(), "/composed/dep?name=y").await.1,
+        "bonjour, y #2"
+    );
 }
 
 #[tokio::test]
@@ -345,7 +397,10 @@ async fn two_dependencies_from_one_package_are_refused_like_spin() {
     })
     .await;
     let err = format!("{:#}", result.err().expect("Spin's composer refuses this"));
-    assert!(err.contains("package `fixture:dep` has already been registered"), "{err}");
+    assert!(
+        err.contains("package `fixture:dep` has already been registered"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -359,8 +414,14 @@ async fn a_new_host_starts_quickly_once_components_are_compiled() {
     let h = host(&up, &[]).await;
     let second = second.elapsed();
     eprintln!("host start: first {first:?}, then {second:?}");
-    assert!(second < Duration::from_secs(1), "second start took {second:?}");
-    assert_eq!(get(h.addr(), "/front/var?name=msg").await.1, "ok:inner says hello");
+    assert!(
+        second < Duration::from_secs(1),
+        "second start took {second:?}"
+    );
+    assert_eq!(
+        get(h.addr(), "/front/var?name=msg").await.1,
+        "ok:inner says hello"
+    );
     assert!(
         h.routes().iter().any(|r| r.ends_with("/front (wildcard)")),
         "{:?}",
