@@ -58,6 +58,7 @@ impl wit_auth::Guest for Auth {
                 key_alias: g.key_alias,
                 team: g.team,
                 is_master: g.is_master,
+                models: g.models,
                 limits: limits(g.limits),
             }),
             Err(denial) => Err(match denial {

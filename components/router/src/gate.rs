@@ -28,6 +28,15 @@ pub fn check(inbound: &Inbound, model: &str, route: &str) -> Result<Grant, ApiEr
     auth::check(key_of(inbound).as_deref(), model, route).map_err(denial_error)
 }
 
+/// Whether a grant lets its key use a model (the auth component's wildcard rule).
+pub fn allows(grant: &Grant, model: &str) -> bool {
+    grant.models.is_empty()
+        || grant
+            .models
+            .iter()
+            .any(|p| auth_core::keys::model_matches(p, model))
+}
+
 /// Records a finished request; failures are logged (without secrets), never shown to the caller.
 pub fn record(usage: &Usage) {
     if let Err(e) = auth::record_usage(usage) {

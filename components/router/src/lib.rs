@@ -34,16 +34,15 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
     };
     match route {
         Route::ChatCompletions => chat::handle(&inbound, &config, out),
-        Route::ListModels | Route::GetModel(_) => {
-            let answer = gate::check(&inbound, "", "/v1/models").and_then(|_| match &route {
-                Route::GetModel(id) => models::get(&config, id),
-                _ => Ok(models::list(&config)),
-            });
-            match answer {
-                Ok(body) => respond_json(out, 200, &body, &[]),
-                Err(e) => respond_error(out, &e, false),
-            }
-        }
+        Route::ListModels => answer(
+            out,
+            gate::check(&inbound, "", "/v1/models")
+                .map(|grant| models::list(&config, |name| gate::allows(&grant, name))),
+        ),
+        Route::GetModel(id) => answer(
+            out,
+            gate::check(&inbound, &id, "/v1/models").and_then(|_| models::get(&config, &id)),
+        ),
         Route::Messages => respond_error(
             out,
             &ApiError::new(
@@ -55,5 +54,13 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
             false,
         ),
         Route::Health | Route::Admin(_) => unreachable!("answered above"),
+    }
+}
+
+/// Sends a JSON body, or the error.
+fn answer(out: ResponseOutparam, result: Result<serde_json::Value, ApiError>) {
+    match result {
+        Ok(body) => respond_json(out, 200, &body, &[]),
+        Err(e) => respond_error(out, &e, false),
     }
 }

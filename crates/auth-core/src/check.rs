@@ -36,6 +36,8 @@ pub struct Grant {
     pub team: Option<String>,
     /// Master key.
     pub is_master: bool,
+    /// Allowed model patterns; empty allows all.
+    pub models: Vec<String>,
     /// Limits after this request.
     pub limits: LimitState,
 }
@@ -148,6 +150,7 @@ pub fn check(
             key_alias: Some("master".into()),
             team: None,
             is_master: true,
+            models: Vec::new(),
             limits: LimitState::default(),
         });
     }
@@ -197,6 +200,7 @@ pub fn check(
         key_alias: record.key_alias.clone(),
         team: record.team_id.clone(),
         is_master: false,
+        models: record.models.clone(),
         limits,
     })
 }

@@ -17,11 +17,12 @@ fn model_object(config: &Config, name: &str) -> Value {
     json!({ "id": name, "object": "model", "created": CREATED, "owned_by": owner })
 }
 
-/// The model list.
-pub fn list(config: &Config) -> Value {
+/// The model list, limited to the names `visible` accepts (a caller key's allowed models).
+pub fn list(config: &Config, visible: impl Fn(&str) -> bool) -> Value {
     let data: Vec<Value> = config
         .model_names()
         .into_iter()
+        .filter(|n| visible(n))
         .map(|n| model_object(config, n))
         .collect();
     json!({ "object": "list", "data": data })
@@ -53,9 +54,10 @@ mod tests {
     #[test]
     fn lists_distinct_names() {
         let c = Config::parse("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n  - model_name: a\n    litellm_params: {model: gemini/y}\n  - model_name: b\n    litellm_params: {model: anthropic/z}\n").unwrap();
-        let l = list(&c);
+        let l = list(&c, |_| true);
         assert_eq!(l["object"], "list");
         assert_eq!(l["data"].as_array().unwrap().len(), 2);
+        assert_eq!(list(&c, |n| n == "b")["data"].as_array().unwrap().len(), 1);
         assert_eq!(l["data"][1]["owned_by"], "anthropic");
         assert_eq!(get(&c, "b").unwrap()["id"], "b");
         assert_eq!(

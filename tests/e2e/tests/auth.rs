@@ -126,6 +126,31 @@ async fn virtual_key_lifecycle() {
         .unwrap();
     assert_eq!(response.status(), 401, "a virtual key is not an admin");
 
+    // The key sees only its models.
+    let response = g
+        .client
+        .get(format!("{}/v1/models", g.url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let listed: Value = response.json().await.unwrap();
+    let ids: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["gpt-test"]);
+    let response = g
+        .client
+        .get(format!("{}/v1/models/llama-test", g.url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+
     // A model outside the key's list is refused before any upstream call.
     g.mock.clear();
     let (status, _, err) = call_with(&g, &key, "llama-test").await;

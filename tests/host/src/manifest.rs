@@ -169,6 +169,14 @@ impl Manifest {
                     if dep.get("inherit_configuration").is_some() {
                         bail!("component {id} dependency {import}: per-dependency inherit_configuration is Spin 4 only");
                     }
+                    // Spin registers each dependency under its package name (`ns:pkg`): two
+                    // entries of one package collide there, so they do here too.
+                    let package = import.split(['/', '@']).next().unwrap_or(import);
+                    if dependencies.iter().any(|(other, _): &(String, String)| {
+                        other.split(['/', '@']).next() == Some(package)
+                    }) {
+                        bail!("component {id}: package `{package}` has already been registered (use one package-level dependency such as \"{package}@<version>\")");
+                    }
                     dependencies.push((import.clone(), target.to_string()));
                 }
             }
@@ -243,4 +251,66 @@ pub fn resolve_variables(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml: &str) -> Result<Manifest> {
+        let dir = std::env::temp_dir().join(format!("test-host-manifest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("spin.toml");
+        std::fs::write(&path, toml)?;
+        Manifest::load(&path)
+    }
+
+    const BASE: &str = "spin_manifest_version = 2\n[application]\nname = \"x\"\n[component.auth]\nsource = \"a.wasm\"\n[component.router]\nsource = \"r.wasm\"\ndependencies_inherit_configuration = true\n[component.router.dependencies]\n";
+
+    #[test]
+    fn two_dependencies_of_one_package_collide_like_spin() {
+        let one = format!("{BASE}\"llm-gateway:auth@0.1.0\" = {{ component = \"auth\" }}\n");
+        assert_eq!(
+            load(&one).unwrap().components["router"].dependencies.len(),
+            1
+        );
+        let two = format!("{BASE}\"llm-gateway:auth/auth@0.1.0\" = {{ component = \"auth\" }}\n\"llm-gateway:auth/admin@0.1.0\" = {{ component = \"auth\" }}\n");
+        assert!(load(&two)
+            .unwrap_err()
+            .to_string()
+            .contains("already been registered"));
+    }
+
+    #[test]
+    fn templates_and_variables() {
+        let vars = HashMap::from([("host".to_string(), "127.0.0.1:8080".to_string())]);
+        assert_eq!(
+            render("http://{{ host }}", &vars).unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert!(render("{{ nope }}", &vars).is_err());
+        let decls = HashMap::from([
+            (
+                "a".to_string(),
+                VariableDecl {
+                    default: Some("d".into()),
+                    required: false,
+                },
+            ),
+            (
+                "b".to_string(),
+                VariableDecl {
+                    default: None,
+                    required: true,
+                },
+            ),
+        ]);
+        let env = HashMap::from([("SPIN_VARIABLE_B".to_string(), "set".to_string())]);
+        let resolved = resolve_variables(&decls, &env).unwrap();
+        assert_eq!(
+            (resolved["a"].as_str(), resolved["b"].as_str()),
+            ("d", "set")
+        );
+        assert!(resolve_variables(&decls, &HashMap::new()).is_err());
+    }
 }
