@@ -116,6 +116,18 @@ fn opt_u64(body: &Map<String, Value>, k: &str) -> Result<Option<u64>, ApiError> 
     }
 }
 
+/// A LiteLLM duration field (`30s`, `15m`, `1h`, `1d`, `30d`) in seconds.
+fn opt_duration(body: &Map<String, Value>, k: &str) -> Result<Option<u64>, ApiError> {
+    opt_str(body, k)?
+        .map(|d| {
+            parse_duration_s(&d).ok_or_else(|| {
+                ApiError::bad_request(format!("`{k}` must look like 30s, 15m, 1h, 1d or 30d"))
+                    .with_param(k)
+            })
+        })
+        .transpose()
+}
+
 /// Applies the LiteLLM fields present in `body` to a record.
 fn apply(ctx: &Context, record: &mut KeyRecord, body: &Map<String, Value>) -> Result<(), ApiError> {
     if body.contains_key("key_alias") {
@@ -155,28 +167,10 @@ fn apply(ctx: &Context, record: &mut KeyRecord, body: &Map<String, Value>) -> Re
         };
     }
     if body.contains_key("budget_duration") {
-        record.budget_period_s = match opt_str(body, "budget_duration")? {
-            None => None,
-            Some(d) => Some(parse_duration_s(&d).ok_or_else(|| {
-                ApiError::bad_request("`budget_duration` must look like 30s, 15m, 1h, 1d or 30d")
-                    .with_param("budget_duration")
-            })?),
-        };
+        record.budget_period_s = opt_duration(body, "budget_duration")?;
     }
     if body.contains_key("duration") {
-        record.expires_at_ms = match opt_str(body, "duration")? {
-            None => None,
-            Some(d) => Some(
-                ctx.now_ms
-                    + 1000
-                        * parse_duration_s(&d).ok_or_else(|| {
-                            ApiError::bad_request(
-                                "`duration` must look like 30s, 15m, 1h, 1d or 30d",
-                            )
-                            .with_param("duration")
-                        })?,
-            ),
-        };
+        record.expires_at_ms = opt_duration(body, "duration")?.map(|s| ctx.now_ms + 1000 * s);
     }
     if let Some(m) = body.get("metadata") {
         record.metadata = match m {
