@@ -120,6 +120,19 @@ pub fn named(event: Option<&str>, payload: &str) -> Vec<u8> {
 /// The `data: [DONE]` terminator of OpenAI streams.
 pub const DONE: &[u8] = b"data: [DONE]\n\n";
 
+/// A stream translator: one format's stream bytes in (as they arrive), another's out.
+pub trait Translator {
+    /// Feeds upstream bytes; returns the bytes to send to the client now.
+    fn push(&mut self, chunk: &[u8]) -> Vec<u8>;
+    /// Ends the stream; returns the closing bytes (an error event if the upstream ended early).
+    fn finish(&mut self) -> Vec<u8>;
+    /// An upstream error that arrived before any output, taken once: the answer can still be an
+    /// HTTP error instead of a stream.
+    fn early_error(&mut self) -> Option<crate::ApiError>;
+    /// The bytes that end the stream after a transport failure: an error event and a clean end.
+    fn fail(&mut self, error: &crate::ApiError) -> Vec<u8>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
