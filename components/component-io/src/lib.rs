@@ -5,7 +5,9 @@
 
 pub mod inbound;
 pub mod outbound;
+pub mod provider;
 pub mod respond;
+pub mod translated;
 
 pub use inbound::Inbound;
 pub use outbound::{send, UpstreamRequest};

@@ -3,26 +3,22 @@
 //! `provider-openai-compatible` (self-hosted vLLM, KServe, Ollama, llama.cpp: hosts from a
 //! deploy-time variable). Which one it is comes from its own component variables.
 
-mod settings;
-
-use component_io::outbound::{for_each_chunk, host_of, read_all, response_header};
-use component_io::{respond_error, respond_json, send, BodyWriter, Inbound, UpstreamRequest};
+use component_io::outbound::{for_each_chunk, response_header};
+use component_io::provider::Settings;
+use component_io::{respond_error, respond_json, BodyWriter, Inbound, UpstreamRequest};
 use gateway_core::upstream::{openai_error, transport_error};
 use gateway_core::{sse, ApiError, ErrorType};
 use serde_json::json;
-use settings::{KeyError, Settings};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
 
 /// Largest request body accepted from the router (the router enforces the configured limit).
 const MAX_BODY: usize = 64 * 1024 * 1024;
-/// Largest upstream error body read.
-const MAX_ERROR_BODY: usize = 1024 * 1024;
 
 #[http_component]
 fn handle(request: IncomingRequest, out: ResponseOutparam) {
     let inbound = Inbound::new(request);
-    let settings = Settings::load();
+    let settings = Settings::load("openai");
     match (inbound.method.as_str(), inbound.path.as_str()) {
         ("POST", "/chat/completions") => match chat(&inbound, &settings) {
             Ok(response) => forward(response, out, &settings),
@@ -56,10 +52,8 @@ fn chat(
             "application/json, text/event-stream".to_string(),
         ),
     ];
-    match settings.key(inbound) {
-        Ok(Some(key)) => headers.push(("authorization".into(), format!("Bearer {key}"))),
-        Ok(None) => {}
-        Err(e) => return Err(key_error(settings, e)),
+    if let Some(key) = settings.require_key(inbound)? {
+        headers.push(("authorization".into(), format!("Bearer {key}")));
     }
     let request = UpstreamRequest {
         method: "POST",
@@ -68,29 +62,9 @@ fn chat(
         body: &body,
         timeout_ms: settings.timeout_ms(inbound),
     };
-    let response =
-        send(&request).map_err(|t| transport_error(&settings.name, host_of(&url), &t))?;
-    let status = response.status();
-    if (200..300).contains(&status) {
-        return Ok(response);
-    }
-    let body = read_all(&response, MAX_ERROR_BODY).unwrap_or_default();
-    Err(openai_error(&settings.name, status, &body))
-}
-
-fn key_error(settings: &Settings, e: KeyError) -> ApiError {
-    let message = match e {
-        KeyError::Unset(var) => format!(
-            "{}: no API key configured: set the Spin variable `{var}` (e.g. SPIN_VARIABLE_{}=... spin up)",
-            settings.name,
-            var.to_ascii_uppercase()
-        ),
-        KeyError::NotMapped(var) => format!(
-            "{}: the key variable `{var}` is not available to this provider component; map it under [component.{}.variables] in spin.toml",
-            settings.name, settings.component
-        ),
-    };
-    ApiError::internal(message).with_code("provider_key_missing")
+    settings.call(&request, |status, body| {
+        openai_error(&settings.name, status, body)
+    })
 }
 
 /// Streams the upstream answer through unchanged, chunk by chunk.

@@ -5,6 +5,8 @@ mod chat;
 mod config_source;
 mod gate;
 mod health;
+mod ledger;
+mod messages;
 mod provider;
 
 use component_io::{respond_error, respond_json, Inbound};
@@ -30,7 +32,10 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
     }
     let config = match config_source::load() {
         Ok(c) => c,
-        Err(e) => return respond_error(out, &ApiError::from(e), false),
+        Err(e) => {
+            let anthropic = route == Route::Messages;
+            return respond_error(out, &ApiError::from(e), anthropic);
+        }
     };
     match route {
         Route::ChatCompletions => chat::handle(&inbound, &config, out),
@@ -43,16 +48,7 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
             out,
             gate::check(&inbound, &id, "/v1/models").and_then(|_| models::get(&config, &id)),
         ),
-        Route::Messages => respond_error(
-            out,
-            &ApiError::new(
-                501,
-                gateway_core::ErrorType::Server,
-                format!("{} is not available in this build", inbound.path),
-            )
-            .with_code("not_implemented"),
-            false,
-        ),
+        Route::Messages => messages::handle(&inbound, &config, out),
         Route::Health | Route::Admin(_) => unreachable!("answered above"),
     }
 }

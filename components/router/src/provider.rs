@@ -1,10 +1,13 @@
 //! Calls to provider components over Spin's local service chaining.
 
+use std::hash::{BuildHasher, Hasher};
+
 use component_io::outbound::{host_of, read_all};
 use component_io::{send, UpstreamRequest};
-use gateway_core::config::{Deployment, KeySource};
+use gateway_core::config::{Config, Deployment, KeySource};
+use gateway_core::routing::{should_fail_over, shuffled};
 use gateway_core::upstream::transport_error;
-use gateway_core::ApiError;
+use gateway_core::{models, ApiError};
 use spin_sdk::http::IncomingResponse;
 
 /// Largest error body read back from a provider component.
@@ -35,14 +38,47 @@ pub fn deployment_headers(d: &Deployment) -> Vec<(String, String)> {
     headers
 }
 
-/// Posts a body to `path` on the deployment's provider component. A non-2xx answer is returned
-/// as the provider's error (already OpenAI-shaped and naming the provider).
-pub fn post(d: &Deployment, path: &str, body: &[u8]) -> Result<IncomingResponse, ApiError> {
+/// Tries the model's deployments in random order until one answers, failing over on 429, 5xx
+/// and transport errors.
+pub fn failover<'c>(
+    config: &'c Config,
+    model: &str,
+    mut send: impl FnMut(&Deployment) -> Result<IncomingResponse, ApiError>,
+) -> Result<(IncomingResponse, &'c Deployment), ApiError> {
+    let deployments = config.deployments_for(model);
+    if deployments.is_empty() {
+        return Err(models::model_not_found(model));
+    }
+    let seed = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let mut last = None;
+    for i in shuffled(deployments.len(), seed) {
+        let d = deployments[i];
+        match send(d) {
+            Ok(response) => return Ok((response, d)),
+            Err(e) if should_fail_over(&e) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| models::model_not_found(model)))
+}
+
+/// Posts a body to `path` on the deployment's provider component, with `extra` headers. A non-2xx
+/// answer is returned as the provider's error (already OpenAI-shaped and naming the provider).
+pub fn post(
+    d: &Deployment,
+    path: &str,
+    body: &[u8],
+    extra: &[(String, String)],
+) -> Result<IncomingResponse, ApiError> {
     let url = format!("{}{path}", d.provider.internal_url());
+    let mut headers = deployment_headers(d);
+    headers.extend_from_slice(extra);
     let request = UpstreamRequest {
         method: "POST",
         url: &url,
-        headers: deployment_headers(d),
+        headers,
         body,
         // The provider enforces the upstream timeout; this only guards against a stuck hop.
         timeout_ms: d.timeout_ms.saturating_add(5_000),

@@ -1,10 +1,18 @@
-//! This component's own configuration, from its Spin variables and the router's headers.
+//! What every provider adapter shares: its own configuration (Spin variables and the router's
+//! `x-gateway-*` headers), its key, and the upstream call with errors mapped to client errors.
 
-use component_io::Inbound;
 use gateway_core::config::{is_spin_variable_name, DEFAULT_TIMEOUT_MS};
+use gateway_core::upstream::transport_error;
 use gateway_core::ApiError;
 use serde_json::{json, Map, Value};
+use spin_sdk::http::IncomingResponse;
 use spin_sdk::variables;
+
+use crate::outbound::{host_of, read_all};
+use crate::{send, Inbound, UpstreamRequest};
+
+/// Largest upstream error body read.
+const MAX_ERROR_BODY: usize = 1024 * 1024;
 
 /// Why no key could be had.
 pub enum KeyError {
@@ -29,9 +37,10 @@ fn var(name: &str) -> Option<String> {
 }
 
 impl Settings {
-    /// Reads the component variables (`provider_name`, `default_api_base`, `key_required`).
-    pub fn load() -> Settings {
-        let name = var("provider_name").unwrap_or_else(|| "openai".into());
+    /// Reads the component variables (`provider_name`, `default_api_base`, `key_required`);
+    /// `name` is used when `provider_name` is not set.
+    pub fn load(name: &str) -> Settings {
+        let name = var("provider_name").unwrap_or_else(|| name.into());
         Settings {
             component: format!("provider-{name}"),
             name,
@@ -83,6 +92,47 @@ impl Settings {
             .unwrap_or(DEFAULT_TIMEOUT_MS)
     }
 
+    /// `model_info.max_tokens` of the deployment (`x-gateway-default-max-tokens`).
+    pub fn default_max_tokens(&self, inbound: &Inbound) -> Option<u64> {
+        inbound
+            .header("x-gateway-default-max-tokens")
+            .and_then(|t| t.parse().ok())
+    }
+
+    /// The key, or a 500 `provider_key_missing` naming the variable (never a value).
+    pub fn require_key(&self, inbound: &Inbound) -> Result<Option<String>, ApiError> {
+        self.key(inbound).map_err(|e| {
+            let message = match e {
+                KeyError::Unset(var) => format!(
+                    "{}: no API key configured: set the Spin variable `{var}` (e.g. SPIN_VARIABLE_{}=... spin up)",
+                    self.name,
+                    var.to_ascii_uppercase()
+                ),
+                KeyError::NotMapped(var) => format!(
+                    "{}: the key variable `{var}` is not available to this provider component; map it under [component.{}.variables] in spin.toml",
+                    self.name, self.component
+                ),
+            };
+            ApiError::internal(message).with_code("provider_key_missing")
+        })
+    }
+
+    /// Sends a request upstream; a non-2xx answer is mapped by `error` (status, body).
+    pub fn call(
+        &self,
+        request: &UpstreamRequest,
+        error: impl Fn(u16, &[u8]) -> ApiError,
+    ) -> Result<IncomingResponse, ApiError> {
+        let response =
+            send(request).map_err(|t| transport_error(&self.name, host_of(request.url), &t))?;
+        let status = response.status();
+        if (200..300).contains(&status) {
+            return Ok(response);
+        }
+        let body = read_all(&response, MAX_ERROR_BODY).unwrap_or_default();
+        Err(error(status, &body))
+    }
+
     /// Which of the key variables named in `x-gateway-key-variable` (comma-separated) are set.
     /// Never reveals a value.
     pub fn health(&self, inbound: &Inbound) -> Value {
@@ -99,5 +149,28 @@ impl Settings {
             keys.insert(name.to_string(), Value::Bool(set));
         }
         json!({ "provider": self.name, "key_required": self.key_required, "keys": keys })
+    }
+}
+
+/// Seconds since the Unix epoch (the `created` of translated answers).
+pub fn unix_time() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Reads the router's request body as a JSON object.
+pub fn json_body(
+    inbound: &Inbound,
+    limit: usize,
+) -> Result<serde_json::Map<String, Value>, ApiError> {
+    let raw = inbound.body(limit)?;
+    match serde_json::from_slice::<Value>(&raw) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(
+            ApiError::bad_request("The request body must be a JSON object")
+                .with_code("invalid_json"),
+        ),
     }
 }

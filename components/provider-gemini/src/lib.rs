@@ -1,0 +1,91 @@
+//! Provider adapter for Google Gemini. Reaches only its own origin (`gemini_origin`, by default
+//! `https://generativelanguage.googleapis.com`) with its own key variable (`gemini_api_key`),
+//! sent as the `x-goog-api-key` header, never in the URL.
+//!
+//! `POST /chat/completions`: an OpenAI chat request, translated to
+//! `{api_base}/models/{model}:generateContent` (or `:streamGenerateContent?alt=sse`) and back.
+
+use component_io::outbound::read_all;
+use component_io::provider::{json_body, unix_time, Settings};
+use component_io::{respond_error, respond_json, translated, Inbound, UpstreamRequest};
+use gateway_core::upstream::transport_error;
+use gateway_core::{ApiError, ErrorType};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
+use spin_sdk::http_component;
+use translate::gemini::{error, request, response, stream};
+
+/// Largest request body accepted from the router (the router enforces the configured limit).
+const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Largest non-streamed answer read.
+const MAX_ANSWER: usize = 64 * 1024 * 1024;
+
+#[http_component]
+fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    let inbound = Inbound::new(request);
+    let settings = Settings::load("gemini");
+    match (inbound.method.as_str(), inbound.path.as_str()) {
+        ("POST", "/chat/completions") => chat(&inbound, &settings, out),
+        ("GET", "/health") => respond_json(out, 200, &settings.health(&inbound), &[]),
+        _ => respond_error(
+            out,
+            &ApiError::new(404, ErrorType::NotFound, "gemini: unknown path"),
+            false,
+        ),
+    }
+}
+
+fn chat(inbound: &Inbound, settings: &Settings, out: ResponseOutparam) {
+    let sent = json_body(inbound, MAX_BODY).and_then(|body| {
+        let prepared = request::translate(&body)?;
+        let base = settings.api_base(inbound)?;
+        let url = if prepared.stream {
+            format!(
+                "{base}/models/{}:streamGenerateContent?alt=sse",
+                prepared.model
+            )
+        } else {
+            format!("{base}/models/{}:generateContent", prepared.model)
+        };
+        let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+        if let Some(key) = settings.require_key(inbound)? {
+            headers.push(("x-goog-api-key".into(), key));
+        }
+        let body = prepared.body.to_string();
+        let request = UpstreamRequest {
+            method: "POST",
+            url: &url,
+            headers,
+            body: body.as_bytes(),
+            timeout_ms: settings.timeout_ms(inbound),
+        };
+        let response = settings.call(&request, error::from_response)?;
+        Ok((prepared, response))
+    });
+    let (prepared, upstream) = match sent {
+        Ok(s) => s,
+        Err(e) => return respond_error(out, &e, false),
+    };
+    if prepared.stream {
+        let mut t = stream::Stream::new(&prepared.model, prepared.include_usage, unix_time());
+        let headers = [
+            ("content-type".to_string(), "text/event-stream".to_string()),
+            ("cache-control".to_string(), "no-cache".to_string()),
+        ];
+        let on_transport = |t: &_| transport_error(&settings.name, "upstream", t);
+        translated::stream(&upstream, out, &mut t, &headers, false, &on_transport);
+        return;
+    }
+    let answer = read_all(&upstream, MAX_ANSWER)
+        .map_err(|t| transport_error(&settings.name, "upstream", &t))
+        .and_then(|body| {
+            let value = serde_json::from_slice(&body).map_err(|_| {
+                ApiError::new(502, ErrorType::Upstream, "gemini: the answer is not JSON")
+                    .with_code("upstream_error")
+            })?;
+            response::translate(&value, &prepared.model, unix_time())
+        });
+    match answer {
+        Ok(v) => respond_json(out, 200, &v, &[]),
+        Err(e) => respond_error(out, &e, false),
+    }
+}

@@ -1,0 +1,184 @@
+//! `POST /v1/messages`: the Anthropic Messages front door. Anthropic models get the request as
+//! sent (model rewritten, `anthropic-beta` passed on) and the answer relayed untouched; every
+//! other model goes through OpenAI chat and back, so the client always sees Anthropic's message
+//! and event sequence. Errors are Anthropic-shaped.
+
+use std::time::Instant;
+
+use component_io::outbound::{for_each_chunk, read_all};
+use component_io::{respond_error, respond_json, translated, BodyWriter, Inbound};
+use gateway_core::config::{Config, Deployment, Provider};
+use gateway_core::routing::require_json;
+use gateway_core::upstream::transport_error;
+use gateway_core::usage::Usage;
+use gateway_core::{sse, ApiError, ErrorType};
+use serde_json::{json, Value};
+use spin_sdk::http::{IncomingResponse, ResponseOutparam};
+use translate::anthropic;
+use translate::messages::request::MessagesRequest;
+use translate::messages::usage_tap::UsageTap;
+use translate::messages::{response, stream};
+
+use crate::gate;
+use crate::ledger::{usage_of, Ledger};
+use crate::provider;
+
+/// The route name recorded in usage.
+const ROUTE: &str = "/v1/messages";
+/// Largest non-streamed answer relayed.
+const MAX_ANSWER: usize = 64 * 1024 * 1024;
+
+/// Serves one Messages request.
+pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
+    let started = Instant::now();
+    let request = match parse(inbound, config) {
+        Ok(r) => r,
+        Err(e) => return respond_error(out, &e, true),
+    };
+    let grant = match gate::check(inbound, &request.model, ROUTE) {
+        Ok(g) => g,
+        Err(e) => return respond_error(out, &e, true),
+    };
+    let mut ledger = Ledger::new(grant, &request.model, ROUTE, request.stream, started);
+    let beta: Vec<(String, String)> = inbound
+        .header("anthropic-beta")
+        .map(|b| vec![("anthropic-beta".to_string(), b)])
+        .unwrap_or_default();
+    let sent = provider::failover(config, &request.model, |d| {
+        if d.provider == Provider::Anthropic {
+            return provider::post(
+                d,
+                "/messages",
+                &request.native_body(&d.upstream_model),
+                &beta,
+            );
+        }
+        let mut body = request.to_openai()?;
+        body.insert("model".into(), json!(d.upstream_model));
+        if request.stream {
+            body.insert("stream_options".into(), json!({"include_usage": true}));
+        }
+        provider::post(
+            d,
+            "/chat/completions",
+            Value::Object(body).to_string().as_bytes(),
+            &[],
+        )
+    });
+    let (response, d) = match sent {
+        Ok(s) => s,
+        Err(e) => {
+            ledger.record(None, None, e.status);
+            return respond_error(out, &e, true);
+        }
+    };
+    match (d.provider == Provider::Anthropic, request.stream) {
+        (true, true) => native_stream(response, d, &mut ledger, out),
+        (true, false) => whole(response, d, &mut ledger, out, |v| {
+            let usage = usage_of(anthropic::usage::of_message(&v));
+            (v, Some(usage))
+        }),
+        (false, true) => translated_stream(response, d, &mut ledger, out),
+        (false, false) => whole(response, d, &mut ledger, out, |v| {
+            let usage = Usage::from_response(&v);
+            (response::translate(&v), usage)
+        }),
+    }
+}
+
+fn parse(inbound: &Inbound, config: &Config) -> Result<MessagesRequest, ApiError> {
+    require_json(inbound.header("content-type").as_deref())?;
+    let raw = inbound.body(config.max_body_bytes)?;
+    MessagesRequest::parse(&raw)
+}
+
+/// A non-streamed answer: read, converted by `convert` (answer and usage), sent.
+fn whole(
+    upstream: IncomingResponse,
+    d: &Deployment,
+    ledger: &mut Ledger,
+    out: ResponseOutparam,
+    convert: impl FnOnce(Value) -> (Value, Option<Usage>),
+) {
+    ledger.mark_first_byte();
+    let body = read_all(&upstream, MAX_ANSWER)
+        .map_err(|t| transport_error(d.provider.name(), d.provider.component(), &t))
+        .and_then(|b| {
+            serde_json::from_slice::<Value>(&b).map_err(|_| {
+                ApiError::new(
+                    502,
+                    ErrorType::Upstream,
+                    format!("{}: the answer is not JSON", d.provider.name()),
+                )
+                .with_code("upstream_error")
+            })
+        });
+    match body {
+        Ok(v) => {
+            let (answer, usage) = convert(v);
+            respond_json(
+                out,
+                200,
+                &answer,
+                &gate::limit_headers(&ledger.grant.limits),
+            );
+            ledger.record(Some(d), usage, 200);
+        }
+        Err(e) => {
+            ledger.record(Some(d), None, e.status);
+            respond_error(out, &e, true);
+        }
+    }
+}
+
+fn stream_headers(ledger: &Ledger) -> Vec<(String, String)> {
+    let mut headers = ledger.headers("text/event-stream");
+    headers.push(("cache-control".to_string(), "no-cache".to_string()));
+    headers
+}
+
+/// Anthropic's own stream, relayed byte for byte; usage read on the way.
+fn native_stream(
+    upstream: IncomingResponse,
+    d: &Deployment,
+    ledger: &mut Ledger,
+    out: ResponseOutparam,
+) {
+    let mut w = BodyWriter::start(out, 200, &stream_headers(ledger));
+    let mut tap = UsageTap::new();
+    let result = for_each_chunk(&upstream, |chunk| {
+        ledger.mark_first_byte();
+        tap.push(chunk);
+        w.write(chunk)
+    });
+    if let Err(t) = result {
+        let e = transport_error(d.provider.name(), d.provider.component(), &t);
+        w.write(&sse::named(
+            Some("error"),
+            &e.to_anthropic_json().to_string(),
+        ));
+    }
+    w.finish();
+    ledger.record(Some(d), Some(usage_of(tap.tokens())), 200);
+}
+
+/// An OpenAI stream from another provider, as Anthropic events.
+fn translated_stream(
+    upstream: IncomingResponse,
+    d: &Deployment,
+    ledger: &mut Ledger,
+    out: ResponseOutparam,
+) {
+    ledger.mark_first_byte();
+    let mut t = stream::Stream::new();
+    let on_transport = |t: &_| transport_error(d.provider.name(), d.provider.component(), t);
+    let status = translated::stream(
+        &upstream,
+        out,
+        &mut t,
+        &stream_headers(ledger),
+        true,
+        &on_transport,
+    );
+    ledger.record(Some(d), t.tokens().map(usage_of), status);
+}
