@@ -67,6 +67,18 @@ pub fn default_config(mock_base: &str) -> String {
         "hosted_vllm/mock-stream-gate",
         &format!("      api_base: {mock_base}/v1\n      api_key: {VLLM_KEY}\n"),
     );
+    add("claude-midstream", "anthropic/mock-midstream-error", "");
+    add("claude-err-529", "anthropic/mock-error-529", "");
+    add(
+        "claude-small",
+        "anthropic/claude-haiku-4-5",
+        "    model_info:\n      max_tokens: 777\n",
+    );
+    add("gemini-3-test", "gemini/gemini-3-flash-preview", "");
+    add("gemini-blocked", "gemini/mock-prompt-blocked", "");
+    add("gemini-safety", "gemini/mock-safety-stop", "");
+    add("gemini-midstream", "gemini/mock-midstream-error", "");
+    add("gemini-err-429", "gemini/mock-error-429", "");
     add("hang", "openai/mock-hang", "      timeout: 1\n");
     add("midstream", "openai/mock-midstream-error", "");
     add(
@@ -91,6 +103,8 @@ impl Gateway {
     ) -> Gateway {
         let mock = mock_providers::start(MockConfig {
             openai_keys: vec![OPENAI_KEY.into(), VLLM_KEY.into()],
+            anthropic_keys: vec![ANTHROPIC_KEY.into()],
+            gemini_keys: vec![GEMINI_KEY.into()],
             chunk_delay: Duration::from_millis(2),
         })
         .await
@@ -173,6 +187,31 @@ impl Gateway {
         (status, text)
     }
 
+    /// POSTs to `/v1/messages` the way the Anthropic SDK does (`x-api-key`, `anthropic-version`);
+    /// returns the status and the raw body text.
+    pub async fn post_messages(&self, body: &Value) -> (u16, String) {
+        let response = self
+            .client
+            .post(format!("{}/v1/messages", self.url))
+            .header("x-api-key", CALLER_KEY)
+            .header("anthropic-version", "2023-06-01")
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    /// Requests the mock received whose path contains `part`.
+    pub fn upstream(&self, part: &str) -> Vec<mock_providers::Recorded> {
+        self.mock
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.contains(part))
+            .collect()
+    }
+
     /// Everything the test host logged so far, one line each.
     pub fn logs(&self) -> String {
         self.host.logs().join("\n")
@@ -186,6 +225,42 @@ async fn read_json(response: reqwest::Response) -> (u16, reqwest::header::Header
     let value = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     (status, headers, value)
+}
+
+/// A recorded request's header.
+pub fn header<'a>(r: &'a mock_providers::Recorded, name: &str) -> Option<&'a str> {
+    r.headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// The `(event, data)` pairs of an Anthropic-style SSE text.
+pub fn sse_events(text: &str) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let mut name = String::new();
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix("event: ") {
+            name = n.to_string();
+        } else if let Some(d) = line.strip_prefix("data: ") {
+            out.push((
+                std::mem::take(&mut name),
+                serde_json::from_str(d).expect("SSE data is JSON"),
+            ));
+        }
+    }
+    out
+}
+
+/// Concatenated `delta.content` (or another delta field) of OpenAI chunks.
+pub fn joined(chunks: &[Value], field: &str) -> String {
+    chunks
+        .iter()
+        .filter_map(|c| {
+            c.pointer(&format!("/choices/0/delta/{field}"))
+                .and_then(Value::as_str)
+        })
+        .collect()
 }
 
 /// The JSON payloads of an SSE text's `data:` lines (without `[DONE]`).

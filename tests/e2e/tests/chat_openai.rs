@@ -11,13 +11,6 @@ fn upstream_chats(g: &Gateway) -> Vec<mock_providers::Recorded> {
         .collect()
 }
 
-fn header<'a>(r: &'a mock_providers::Recorded, name: &str) -> Option<&'a str> {
-    r.headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
 #[tokio::test]
 async fn non_streamed_chat_reaches_openai_with_its_key_and_passes_fields_through() {
     let g = Gateway::start().await;

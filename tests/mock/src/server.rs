@@ -22,6 +22,10 @@ pub type Body = BoxBody<Bytes, Infallible>;
 pub struct MockConfig {
     /// Bearer keys accepted on OpenAI-format paths; empty accepts any (or none).
     pub openai_keys: Vec<String>,
+    /// `x-api-key` values accepted by the Anthropic mock; empty accepts any.
+    pub anthropic_keys: Vec<String>,
+    /// `x-goog-api-key` values accepted by the Gemini mock; empty accepts any.
+    pub gemini_keys: Vec<String>,
     /// Pause between streamed events.
     pub chunk_delay: Duration,
 }
@@ -158,14 +162,13 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         r.push(recorded.clone());
     }
     let json: Value = serde_json::from_str(&recorded.body).unwrap_or(Value::Null);
-    if recorded
-        .path
-        .split('?')
-        .next()
-        .unwrap_or("")
-        .ends_with("/chat/completions")
-    {
+    let path = recorded.path.split('?').next().unwrap_or("");
+    if path.ends_with("/chat/completions") {
         crate::openai::chat(&state, &recorded, &json).await
+    } else if path.ends_with("/v1/messages") {
+        crate::anthropic::messages(&state, &recorded, &json).await
+    } else if path.contains("/v1beta/models/") && path.contains(':') {
+        crate::gemini::generate(&state, &recorded, &json).await
     } else {
         json_response(
             404,

@@ -203,6 +203,9 @@ impl Translator for Stream {
 
     fn fail(&mut self, error: &ApiError) -> Vec<u8> {
         self.done = true;
+        if !self.emitted {
+            self.early = Some(error.clone());
+        }
         error_event(error)
     }
 }

@@ -247,6 +247,9 @@ impl Translator for Stream {
 
     fn fail(&mut self, error: &ApiError) -> Vec<u8> {
         self.done = true;
+        if !self.started {
+            self.early = Some(error.clone());
+        }
         event("error", error.to_anthropic_json())
     }
 }

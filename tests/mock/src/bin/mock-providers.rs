@@ -1,4 +1,4 @@
-//! `mock-providers --listen 127.0.0.1:0 [--openai-key K]...`: prints `listening on http://ADDR`.
+//! `mock-providers --listen 127.0.0.1:0 [--openai-key K]... [--anthropic-key K]... [--gemini-key K]...`: prints `listening on http://ADDR`.
 
 use std::time::Duration;
 
@@ -17,6 +17,8 @@ async fn main() -> anyhow::Result<()> {
         match arg.as_str() {
             "--listen" => listen = value,
             "--openai-key" => config.openai_keys.push(value),
+            "--anthropic-key" => config.anthropic_keys.push(value),
+            "--gemini-key" => config.gemini_keys.push(value),
             "--chunk-delay-ms" => config.chunk_delay = Duration::from_millis(value.parse()?),
             other => anyhow::bail!("unknown option {other}"),
         }
