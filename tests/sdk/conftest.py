@@ -41,7 +41,8 @@ def _config(mock: str) -> str:
 def mock_url():
     proc = subprocess.Popen(
         [str(TARGET / "debug" / "mock-providers"), "--listen", "127.0.0.1:0",
-         "--openai-key", OPENAI_KEY, "--openai-key", "dummy-key"],
+         "--openai-key", OPENAI_KEY, "--openai-key", "dummy-key",
+         "--anthropic-key", ANTHROPIC_KEY, "--gemini-key", GEMINI_KEY],
         stdout=subprocess.PIPE, text=True,
     )
     line = proc.stdout.readline()

@@ -1,8 +1,12 @@
 """The official `openai` Python SDK against the gateway, unchanged except for base_url and key."""
 
+import json
+
 import openai
 import pytest
 from conftest import MASTER_KEY
+
+MODELS = ["gpt-test", "llama-test", "claude-test", "gemini-test"]
 
 
 @pytest.fixture
@@ -10,7 +14,7 @@ def client(gateway_url):
     return openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=MASTER_KEY, max_retries=0)
 
 
-@pytest.mark.parametrize("model", ["gpt-test", "llama-test"])
+@pytest.mark.parametrize("model", MODELS)
 def test_chat_non_streamed(client, model):
     completion = client.chat.completions.create(
         model=model, messages=[{"role": "user", "content": "Say hello"}]
@@ -21,7 +25,7 @@ def test_chat_non_streamed(client, model):
     assert completion.usage.total_tokens > 0
 
 
-@pytest.mark.parametrize("model", ["gpt-test", "llama-test"])
+@pytest.mark.parametrize("model", MODELS)
 def test_chat_streamed(client, model):
     stream = client.chat.completions.create(
         model=model,
@@ -47,3 +51,60 @@ def test_errors_are_typed(client):
     assert err.value.code == "model_not_found"
     with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model="gpt-test", messages="not a list")
+
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"location": {"type": "string"}},
+            "required": ["location"],
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_streamed_tool_call_and_result_round_trip(client, model):
+    messages = [{"role": "user", "content": "What's the weather in Paris?"}]
+    stream = client.chat.completions.create(
+        model=model, messages=messages, tools=[WEATHER_TOOL], stream=True
+    )
+    calls = {}
+    finish = None
+    for chunk in stream:
+        choice = chunk.choices[0]
+        finish = choice.finish_reason or finish
+        for delta in choice.delta.tool_calls or []:
+            call = calls.setdefault(delta.index, {"id": None, "name": "", "arguments": ""})
+            call["id"] = delta.id or call["id"]
+            if delta.function:
+                call["name"] += delta.function.name or ""
+                call["arguments"] += delta.function.arguments or ""
+    assert finish == "tool_calls"
+    assert list(calls) == [0]
+    call = calls[0]
+    assert call["id"] and call["name"] == "get_weather"
+    assert json.loads(call["arguments"]) == {"location": "Paris"}
+
+    messages.append({
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{"id": call["id"], "type": "function",
+                        "function": {"name": call["name"], "arguments": call["arguments"]}}],
+    })
+    messages.append({"role": "tool", "tool_call_id": call["id"], "content": "21C, sunny"})
+    answer = client.chat.completions.create(model=model, messages=messages, tools=[WEATHER_TOOL])
+    assert answer.choices[0].message.content
+
+
+@pytest.mark.parametrize("model", ["claude-test", "gemini-test"])
+def test_translated_errors_are_typed(client, model):
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "x"}], logprobs=True
+        )
+    assert e.value.body["param"] == "logprobs"

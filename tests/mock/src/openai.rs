@@ -26,15 +26,15 @@ fn usage() -> Value {
     })
 }
 
-/// The first declared tool's name, when the last user message asks about the weather.
+/// The first declared tool's name, when the last message is a user's asking about the weather
+/// (after a tool result the model answers in text).
 fn tool_call(req: &Value) -> Option<String> {
     let name = req.pointer("/tools/0/function/name")?.as_str()?.to_string();
     let last_user = req
         .get("messages")?
         .as_array()?
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "user")?;
+        .last()
+        .filter(|m| m["role"] == "user")?;
     last_user
         .get("content")?
         .to_string()
