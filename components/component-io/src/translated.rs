@@ -49,7 +49,6 @@ pub fn stream(
         };
         emit(tail, &mut early, translator);
     }
-    drop(emit);
     if let Some(w) = writer {
         w.finish();
         return 200;

@@ -14,7 +14,9 @@ fn assert_anthropic_error(status: u16, text: &str, expected: u16, kind: &str) ->
     let v: Value = serde_json::from_str(text).unwrap_or_else(|_| panic!("not JSON: {text}"));
     assert_eq!(v["type"], "error", "{v}");
     assert_eq!(v["error"]["type"], kind, "{v}");
-    assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(v["error"]["message"]
+        .as_str()
+        .is_some_and(|m| !m.is_empty()));
     v
 }
 
@@ -24,7 +26,8 @@ async fn anthropic_models_pass_through_natively() {
     let mut req = request("claude-test");
     req["top_k"] = json!(5);
     req["metadata"] = json!({"user_id": "u-9"});
-    req["system"] = json!([{"type": "text", "text": "Be terse.", "cache_control": {"type": "ephemeral"}}]);
+    req["system"] =
+        json!([{"type": "text", "text": "Be terse.", "cache_control": {"type": "ephemeral"}}]);
     let (status, text) = g.post_messages(&req).await;
     assert_eq!(status, 200, "{text}");
     let m: Value = serde_json::from_str(&text).unwrap();
@@ -32,7 +35,11 @@ async fn anthropic_models_pass_through_natively() {
     assert_eq!(m["content"][0]["text"], "Hello from mock anthropic");
     let sent = g.upstream("/v1/messages");
     let r = &sent[0];
-    assert_eq!(header(r, "x-api-key"), Some(ANTHROPIC_KEY), "the provider's key, never the caller's");
+    assert_eq!(
+        header(r, "x-api-key"),
+        Some(ANTHROPIC_KEY),
+        "the provider's key, never the caller's"
+    );
     let mut body: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(body["model"], "claude-sonnet-4-5");
     body["model"] = req["model"].clone();
@@ -48,7 +55,10 @@ async fn anthropic_models_pass_through_natively() {
 
     let (status, _, logs) = g.get("/spend/logs").await;
     assert_eq!(status, 200);
-    let routes: Vec<&Value> = logs.as_array().map(|l| l.iter().map(|e| &e["route"]).collect()).unwrap_or_default();
+    let routes: Vec<&Value> = logs
+        .as_array()
+        .map(|l| l.iter().map(|e| &e["route"]).collect())
+        .unwrap_or_default();
     assert!(routes.iter().any(|r| *r == "/v1/messages"), "{logs}");
 }
 
@@ -63,13 +73,19 @@ async fn other_models_are_translated_to_anthropic_format() {
         assert_eq!(m["role"], "assistant");
         assert!(m["id"].as_str().unwrap().starts_with("msg_"));
         assert_eq!(m["content"][0]["type"], "text");
-        assert!(m["content"][0]["text"].as_str().unwrap().starts_with("Hello from mock"));
+        assert!(m["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Hello from mock"));
         assert_eq!(m["stop_reason"], "end_turn");
         assert_eq!(m["usage"]["input_tokens"], 19);
         assert_eq!(m["usage"]["output_tokens"], 10);
     }
     let sent: Value = serde_json::from_str(&g.upstream("/chat/completions")[0].body).unwrap();
-    assert_eq!(sent["messages"][0], json!({"role": "system", "content": "Be terse."}));
+    assert_eq!(
+        sent["messages"][0],
+        json!({"role": "system", "content": "Be terse."})
+    );
     assert_eq!(sent["max_completion_tokens"], 256);
 
     // Streamed tool use from an OpenAI model arrives as Anthropic events.
@@ -83,14 +99,20 @@ async fn other_models_are_translated_to_anthropic_format() {
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names[..2], ["message_start", "ping"]);
     assert_eq!(names[names.len() - 2..], ["message_delta", "message_stop"]);
-    let start = events.iter().find(|(n, _)| n == "content_block_start").unwrap();
+    let start = events
+        .iter()
+        .find(|(n, _)| n == "content_block_start")
+        .unwrap();
     assert_eq!(start.1["content_block"]["type"], "tool_use");
     assert_eq!(start.1["content_block"]["name"], "get_weather");
     let json: String = events
         .iter()
         .filter_map(|(_, v)| v.pointer("/delta/partial_json").and_then(Value::as_str))
         .collect();
-    assert_eq!(serde_json::from_str::<Value>(&json).unwrap(), json!({"location": "Paris"}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&json).unwrap(),
+        json!({"location": "Paris"})
+    );
     let delta = &events[events.len() - 2].1;
     assert_eq!(delta["delta"]["stop_reason"], "tool_use");
     assert_eq!(delta["usage"]["output_tokens"], 10);
@@ -116,7 +138,12 @@ async fn errors_come_back_in_anthropic_shape() {
         .await
         .unwrap();
     let status = response.status().as_u16();
-    assert_anthropic_error(status, &response.text().await.unwrap(), 401, "authentication_error");
+    assert_anthropic_error(
+        status,
+        &response.text().await.unwrap(),
+        401,
+        "authentication_error",
+    );
     let (status, text) = g.post_messages(&request("err-429")).await;
     assert_anthropic_error(status, &text, 429, "rate_limit_error");
     let mut req = request("gpt-test");

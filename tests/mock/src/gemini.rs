@@ -48,10 +48,9 @@ fn invalid(req: &Value) -> Option<String> {
                 "Please use a valid role: user, model. (contents[{i}].role = {role})"
             ));
         }
-        if !c
-            .get("parts")
+        if c.get("parts")
             .and_then(Value::as_array)
-            .is_some_and(|p| !p.is_empty())
+            .is_none_or(Vec::is_empty)
         {
             return Some(format!(
                 "* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty."

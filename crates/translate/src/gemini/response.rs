@@ -4,7 +4,7 @@ use gateway_core::ApiError;
 use serde_json::{json, Value};
 
 use super::{error, finish_reason, ids, tokens};
-use crate::openai::{completion, tool_call, Tokens};
+use crate::openai::{completion, tool_call};
 
 /// The content of one candidate (or one streamed piece of it).
 #[derive(Debug, Default)]
@@ -142,6 +142,6 @@ pub fn translate(resp: &Value, model: &str, created: u64) -> Result<Value, ApiEr
         model,
         created,
         choices,
-        tokens(resp).unwrap_or(Tokens::default()),
+        tokens(resp).unwrap_or_default(),
     ))
 }
