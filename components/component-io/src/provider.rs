@@ -174,3 +174,20 @@ pub fn json_body(
         ),
     }
 }
+
+/// Reads a whole JSON answer from an upstream, mapping failures to errors naming `provider`.
+pub fn read_json(
+    response: &IncomingResponse,
+    provider: &str,
+    limit: usize,
+) -> Result<Value, ApiError> {
+    let body = read_all(response, limit).map_err(|t| transport_error(provider, "upstream", &t))?;
+    serde_json::from_slice(&body).map_err(|_| {
+        ApiError::new(
+            502,
+            gateway_core::ErrorType::Upstream,
+            format!("{provider}: the answer is not JSON"),
+        )
+        .with_code("upstream_error")
+    })
+}

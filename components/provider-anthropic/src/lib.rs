@@ -7,8 +7,8 @@
 //! - `POST /messages`: a native Messages request (the gateway's `/v1/messages` front door),
 //!   passed through with every Anthropic field intact and the answer relayed unchanged.
 
-use component_io::outbound::{for_each_chunk, read_all, response_header};
-use component_io::provider::{json_body, unix_time, Settings};
+use component_io::outbound::{for_each_chunk, response_header};
+use component_io::provider::{json_body, read_json, unix_time, Settings};
 use component_io::{respond_error, respond_json, translated, BodyWriter, Inbound, UpstreamRequest};
 use gateway_core::upstream::transport_error;
 use gateway_core::{sse, ApiError, ErrorType};
@@ -84,19 +84,8 @@ fn chat(inbound: &Inbound, settings: &Settings, out: ResponseOutparam) {
         translated::stream(&upstream, out, &mut t, &headers, false, &on_transport);
         return;
     }
-    let answer = read_all(&upstream, MAX_ANSWER)
-        .map_err(|t| transport_error(&settings.name, "upstream", &t))
-        .and_then(|body| {
-            let value = serde_json::from_slice(&body).map_err(|_| {
-                ApiError::new(
-                    502,
-                    ErrorType::Upstream,
-                    "anthropic: the answer is not JSON",
-                )
-                .with_code("upstream_error")
-            })?;
-            response::translate(&value, prepared.json_tool, unix_time())
-        });
+    let answer = read_json(&upstream, &settings.name, MAX_ANSWER)
+        .and_then(|value| response::translate(&value, prepared.json_tool, unix_time()));
     match answer {
         Ok(v) => respond_json(out, 200, &v, &[]),
         Err(e) => respond_error(out, &e, false),

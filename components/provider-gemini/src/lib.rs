@@ -5,8 +5,7 @@
 //! `POST /chat/completions`: an OpenAI chat request, translated to
 //! `{api_base}/models/{model}:generateContent` (or `:streamGenerateContent?alt=sse`) and back.
 
-use component_io::outbound::read_all;
-use component_io::provider::{json_body, unix_time, Settings};
+use component_io::provider::{json_body, read_json, unix_time, Settings};
 use component_io::{respond_error, respond_json, translated, Inbound, UpstreamRequest};
 use gateway_core::upstream::transport_error;
 use gateway_core::{ApiError, ErrorType};
@@ -75,15 +74,8 @@ fn chat(inbound: &Inbound, settings: &Settings, out: ResponseOutparam) {
         translated::stream(&upstream, out, &mut t, &headers, false, &on_transport);
         return;
     }
-    let answer = read_all(&upstream, MAX_ANSWER)
-        .map_err(|t| transport_error(&settings.name, "upstream", &t))
-        .and_then(|body| {
-            let value = serde_json::from_slice(&body).map_err(|_| {
-                ApiError::new(502, ErrorType::Upstream, "gemini: the answer is not JSON")
-                    .with_code("upstream_error")
-            })?;
-            response::translate(&value, &prepared.model, unix_time())
-        });
+    let answer = read_json(&upstream, &settings.name, MAX_ANSWER)
+        .and_then(|value| response::translate(&value, &prepared.model, unix_time()));
     match answer {
         Ok(v) => respond_json(out, 200, &v, &[]),
         Err(e) => respond_error(out, &e, false),

@@ -5,13 +5,14 @@
 
 use std::time::Instant;
 
-use component_io::outbound::{for_each_chunk, read_all};
+use component_io::outbound::for_each_chunk;
+use component_io::provider::read_json;
 use component_io::{respond_error, respond_json, translated, BodyWriter, Inbound};
 use gateway_core::config::{Config, Deployment, Provider};
 use gateway_core::routing::require_json;
 use gateway_core::upstream::transport_error;
 use gateway_core::usage::Usage;
-use gateway_core::{sse, ApiError, ErrorType};
+use gateway_core::{sse, ApiError};
 use serde_json::{json, Value};
 use spin_sdk::http::{IncomingResponse, ResponseOutparam};
 use translate::anthropic;
@@ -101,18 +102,7 @@ fn whole(
     convert: impl FnOnce(Value) -> (Value, Option<Usage>),
 ) {
     ledger.mark_first_byte();
-    let body = read_all(&upstream, MAX_ANSWER)
-        .map_err(|t| transport_error(d.provider.name(), d.provider.component(), &t))
-        .and_then(|b| {
-            serde_json::from_slice::<Value>(&b).map_err(|_| {
-                ApiError::new(
-                    502,
-                    ErrorType::Upstream,
-                    format!("{}: the answer is not JSON", d.provider.name()),
-                )
-                .with_code("upstream_error")
-            })
-        });
+    let body = read_json(&upstream, d.provider.name(), MAX_ANSWER);
     match body {
         Ok(v) => {
             let (answer, usage) = convert(v);
