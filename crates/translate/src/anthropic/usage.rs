@@ -12,7 +12,7 @@ pub fn merge(usage: &Value, into: &mut Tokens) {
     let read = n("cache_read_input_tokens");
     let write = n("cache_creation_input_tokens");
     if input.is_some() || read.is_some() || write.is_some() {
-        let old_input = into.prompt - into.cached - into.cache_write;
+        let old_input = into.prompt.saturating_sub(into.cached + into.cache_write);
         into.cached = read.unwrap_or(into.cached);
         into.cache_write = write.unwrap_or(into.cache_write);
         into.prompt = input.unwrap_or(old_input) + into.cached + into.cache_write;
