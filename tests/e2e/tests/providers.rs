@@ -371,3 +371,44 @@ async fn gemini_errors_blocks_and_safety_stops() {
     assert_eq!(last["error"]["code"], "UNAVAILABLE", "{text}");
     assert!(text.trim_end().ends_with("data: [DONE]"));
 }
+
+#[tokio::test]
+async fn adapters_cannot_reach_other_hosts_or_read_other_keys() {
+    let g = Gateway::start_with(
+        |mock| {
+            let entry = |name: &str, model: &str, extra: &str| {
+                format!("  - model_name: {name}\n    litellm_params:\n      model: {model}\n      {extra}\n")
+            };
+            Some(
+                [
+                    "model_list:\n".to_string(),
+                    entry("claude-other-key", "anthropic/claude-x", "api_key: os.environ/OPENAI_API_KEY"),
+                    entry("gemini-other-key", "gemini/gemini-x", "api_key: os.environ/ANTHROPIC_API_KEY"),
+                    entry("claude-other-host", "anthropic/claude-x", "api_base: http://127.0.0.1:9"),
+                    entry(
+                        "gemini-other-host",
+                        "gemini/gemini-x",
+                        &format!("api_base: {}/v1beta", mock.replace("127.0.0.1", "localhost")),
+                    ),
+                ]
+                .concat(),
+            )
+        },
+        HashMap::new(),
+    )
+    .await;
+    for (model, status, code) in [
+        ("claude-other-key", 500, "provider_key_missing"),
+        ("gemini-other-key", 500, "provider_key_missing"),
+        ("claude-other-host", 502, "upstream_host_not_allowed"),
+        ("gemini-other-host", 502, "upstream_host_not_allowed"),
+    ] {
+        let (s, _, body) = g.post("/v1/chat/completions", &chat(model)).await;
+        assert_eq!(s, status, "{model}: {body}");
+        assert_eq!(assert_openai_error(&body)["code"], code, "{model}: {body}");
+        for secret in [OPENAI_KEY, ANTHROPIC_KEY, GEMINI_KEY] {
+            assert!(!body.to_string().contains(secret), "{model} leaks a key");
+        }
+    }
+    assert!(g.mock.requests().is_empty(), "nothing reached any upstream");
+}
