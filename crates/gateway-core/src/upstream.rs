@@ -92,7 +92,8 @@ pub fn by_status(provider: &str, status: u16, message: &str) -> ApiError {
 }
 
 /// A short, printable excerpt of a non-JSON error body.
-fn snippet(body: &[u8]) -> String {
+/// The start of an upstream error body that carried no parsable message (300 characters at most).
+pub fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
     if text.is_empty() {

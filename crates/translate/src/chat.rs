@@ -164,6 +164,42 @@ pub struct Chat {
     pub user: Option<String>,
 }
 
+/// Provider turns built from [`Turn`]s: consecutive turns of one role merged into one (both
+/// Anthropic and Gemini want roles to alternate), an empty user turn refused.
+#[derive(Default)]
+pub struct Merged(Vec<(&'static str, Vec<Value>)>);
+
+impl Merged {
+    /// Adds turn `i` with its provider role and content blocks; an assistant turn left with no
+    /// content is dropped.
+    pub fn push(
+        &mut self,
+        i: usize,
+        role: &'static str,
+        blocks: Vec<Value>,
+    ) -> Result<(), ApiError> {
+        if blocks.is_empty() {
+            if role == "user" {
+                return Err(ApiError::bad_request(format!(
+                    "messages: the user message at turn {i} has no content"
+                ))
+                .with_param("messages"));
+            }
+            return Ok(());
+        }
+        match self.0.last_mut() {
+            Some((last, existing)) if *last == role => existing.extend(blocks),
+            _ => self.0.push((role, blocks)),
+        }
+        Ok(())
+    }
+
+    /// The merged turns as (role, blocks).
+    pub fn into_turns(self) -> Vec<(&'static str, Vec<Value>)> {
+        self.0
+    }
+}
+
 fn bad(param: String, message: String) -> ApiError {
     ApiError::bad_request(message).with_param(param)
 }

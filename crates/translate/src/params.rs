@@ -210,13 +210,21 @@ pub fn response_format(body: &Map<String, Value>) -> Result<Option<ResponseForma
     }
 }
 
-/// 400 for parameters a provider cannot honour (a value that would change the answer's shape).
-pub fn reject(
-    body: &Map<String, Value>,
-    provider: &str,
-    unsupported: &[&str],
-) -> Result<(), ApiError> {
-    for key in unsupported {
+/// OpenAI parameters the Anthropic and Gemini translations cannot honour: each would change the
+/// answer's shape (log probabilities, audio, predicted outputs, web search, legacy functions).
+const UNTRANSLATABLE: &[&str] = &[
+    "logprobs",
+    "top_logprobs",
+    "audio",
+    "prediction",
+    "web_search_options",
+    "functions",
+    "function_call",
+];
+
+/// 400 `unsupported_parameter` when the request sets one of [`UNTRANSLATABLE`].
+pub fn reject(body: &Map<String, Value>, provider: &str) -> Result<(), ApiError> {
+    for key in UNTRANSLATABLE {
         let set = match body.get(*key) {
             None | Some(Value::Null) | Some(Value::Bool(false)) => false,
             Some(Value::Array(a)) => !a.is_empty(),
@@ -273,9 +281,9 @@ mod tests {
         assert!(
             response_format(&map(json!({"response_format": {"type": "json_schema"}}))).is_err()
         );
-        let e = reject(&map(json!({"logprobs": true})), "anthropic", &["logprobs"]).unwrap_err();
+        let e = reject(&map(json!({"logprobs": true})), "anthropic").unwrap_err();
         assert_eq!(e.code.as_deref(), Some("unsupported_parameter"));
-        assert!(reject(&map(json!({"logprobs": false})), "anthropic", &["logprobs"]).is_ok());
+        assert!(reject(&map(json!({"logprobs": false})), "anthropic").is_ok());
     }
 
     #[test]

@@ -123,6 +123,13 @@ fn gemini_to_openai() {
             CREATED,
         ))
     });
+    stream("gemini/stream_thinking_function_calls.sse", || {
+        Box::new(gemini::stream::Stream::new(
+            "gemini-3-flash-preview",
+            true,
+            CREATED,
+        ))
+    });
 }
 
 #[test]
@@ -139,6 +146,8 @@ fn messages_front_door() {
     let name = "messages/request_tools.anthropic.json";
     let req = MessagesRequest::parse(input(name).as_bytes()).unwrap();
     check(name, Value::Object(req.to_openai().unwrap()));
+    let name = "messages/response_tool_calls.openai.json";
+    check(name, messages::response::translate(&json_input(name)));
     stream("messages/stream_tool_call.openai.sse", || {
         Box::new(messages::stream::Stream::new())
     });

@@ -258,7 +258,7 @@ pub async fn messages(state: &Arc<State>, r: &Recorded, req: &Value) -> Response
             {
                 return;
             }
-            tokio::time::sleep(state.config.chunk_delay).await;
+            state.config.pace().await;
         }
     });
     response

@@ -151,7 +151,6 @@ pub async fn chat(state: &Arc<State>, r: &Recorded, req: &Value) -> Response<Bod
     let (tx, response) = sse_response();
     let state = state.clone();
     tokio::spawn(async move {
-        let delay = state.config.chunk_delay;
         for (i, event) in events.iter().enumerate() {
             if i == 2 && model == "mock-stream-gate" {
                 state.gate.notified().await;
@@ -168,7 +167,7 @@ pub async fn chat(state: &Arc<State>, r: &Recorded, req: &Value) -> Response<Bod
             {
                 return;
             }
-            tokio::time::sleep(delay).await;
+            state.config.pace().await;
         }
         let _ = tx.send(Bytes::from_static(b"data: [DONE]\n\n")).await;
     });

@@ -30,6 +30,18 @@ pub struct MockConfig {
     pub chunk_delay: Duration,
 }
 
+impl MockConfig {
+    /// Waits `chunk_delay` between streamed events; with no delay it only yields (tokio's timer
+    /// would round even a zero sleep up to its next 1 ms tick).
+    pub async fn pace(&self) {
+        if self.chunk_delay.is_zero() {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(self.chunk_delay).await;
+        }
+    }
+}
+
 /// One request as the mock received it.
 #[derive(Debug, Clone)]
 pub struct Recorded {

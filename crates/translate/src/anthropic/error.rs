@@ -1,7 +1,7 @@
 //! Anthropic errors (`{"type":"error","error":{"type","message"}}`) → client errors naming the
 //! provider.
 
-use gateway_core::upstream::by_status;
+use gateway_core::upstream::{by_status, snippet};
 use gateway_core::ApiError;
 use serde_json::Value;
 
@@ -15,18 +15,7 @@ pub fn from_response(status: u16, body: &[u8]) -> ApiError {
         .and_then(|e| e.get("message"))
         .and_then(Value::as_str)
         .map(str::to_string)
-        .unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(body)
-                .trim()
-                .chars()
-                .take(300)
-                .collect::<String>();
-            if text.is_empty() {
-                "upstream returned an error with an empty body".into()
-            } else {
-                text
-            }
-        });
+        .unwrap_or_else(|| snippet(body));
     let mut e = by_status(PROVIDER, status, &message);
     if let Some(kind) = err.and_then(|e| e.get("type")).and_then(Value::as_str) {
         e.code = Some(kind.to_string());

@@ -4,19 +4,8 @@ use gateway_core::ApiError;
 use serde_json::{json, Map, Value};
 
 use super::{DEFAULT_MAX_TOKENS, JSON_TOOL, PROVIDER};
-use crate::chat::{Chat, Media, Part, ToolChoice, Turn};
+use crate::chat::{Chat, Media, Merged, Part, ToolChoice, Turn};
 use crate::params::{self, Effort, ResponseFormat};
-
-/// OpenAI parameters Anthropic cannot honour: 400 when set.
-pub const UNSUPPORTED: &[&str] = &[
-    "logprobs",
-    "top_logprobs",
-    "audio",
-    "prediction",
-    "web_search_options",
-    "functions",
-    "function_call",
-];
 
 /// A translated request and what the answer's translation needs to know about it.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +25,7 @@ pub fn translate(
     body: &Map<String, Value>,
     default_max_tokens: Option<u64>,
 ) -> Result<Prepared, ApiError> {
-    params::reject(body, PROVIDER, UNSUPPORTED)?;
+    params::reject(body, PROVIDER)?;
     let chat = Chat::parse(body)?;
     if chat.n > 1 {
         return Err(ApiError::bad_request(
@@ -194,7 +183,7 @@ fn source(m: &Media) -> Value {
 /// Turns as alternating user/assistant messages: consecutive same-role turns are merged, tool
 /// results become `tool_result` blocks at the start of a user message.
 fn messages(chat: &Chat) -> Result<Vec<Value>, ApiError> {
-    let mut out: Vec<(&str, Vec<Value>)> = Vec::new();
+    let mut out = Merged::default();
     for (i, turn) in chat.turns.iter().enumerate() {
         let (role, blocks) = match turn {
             Turn::User(parts) => ("user", parts.iter().filter_map(block).collect::<Vec<_>>()),
@@ -215,21 +204,10 @@ fn messages(chat: &Chat) -> Result<Vec<Value>, ApiError> {
                 vec![json!({"type": "tool_result", "tool_use_id": call_id, "content": text})],
             ),
         };
-        if blocks.is_empty() {
-            if role == "user" {
-                return Err(ApiError::bad_request(format!(
-                    "messages: the user message at turn {i} has no content"
-                ))
-                .with_param("messages"));
-            }
-            continue;
-        }
-        match out.last_mut() {
-            Some((last, existing)) if *last == role => existing.extend(blocks),
-            _ => out.push((role, blocks)),
-        }
+        out.push(i, role, blocks)?;
     }
     Ok(out
+        .into_turns()
         .into_iter()
         .map(|(role, mut blocks)| {
             // Anthropic wants tool results before any other content of a user message.

@@ -1,7 +1,7 @@
 //! Gemini errors (`{"error":{"code","message","status","details"}}`), prompt blocks and safety
 //! stops → client errors naming the provider.
 
-use gateway_core::upstream::by_status;
+use gateway_core::upstream::{by_status, snippet};
 use gateway_core::{ApiError, ErrorType};
 use serde_json::Value;
 
@@ -20,18 +20,7 @@ pub fn from_error(status: u16, err: Option<&Value>, raw: &[u8]) -> ApiError {
         .and_then(|e| e.get("message"))
         .and_then(Value::as_str)
         .map(str::to_string)
-        .unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(raw)
-                .trim()
-                .chars()
-                .take(300)
-                .collect::<String>();
-            if text.is_empty() {
-                "upstream returned an error with an empty body".into()
-            } else {
-                text
-            }
-        });
+        .unwrap_or_else(|| snippet(raw));
     let reason = err
         .and_then(|e| e.get("details"))
         .and_then(Value::as_array)

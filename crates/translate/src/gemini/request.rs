@@ -4,19 +4,8 @@ use gateway_core::ApiError;
 use serde_json::{json, Map, Value};
 
 use super::{ids, schema, PROVIDER};
-use crate::chat::{Chat, Media, Part, ToolChoice, Turn};
+use crate::chat::{Chat, Media, Merged, Part, ToolChoice, Turn};
 use crate::params::{self, Effort, ResponseFormat};
-
-/// OpenAI parameters Gemini cannot honour through this gateway: 400 when set.
-pub const UNSUPPORTED: &[&str] = &[
-    "logprobs",
-    "top_logprobs",
-    "audio",
-    "prediction",
-    "web_search_options",
-    "functions",
-    "function_call",
-];
 
 /// The signature Gemini 3 accepts on a function call it did not produce (e.g. history from another
 /// model), per Google's thought-signature guide.
@@ -37,7 +26,7 @@ pub struct Prepared {
 
 /// Translates a request.
 pub fn translate(body: &Map<String, Value>) -> Result<Prepared, ApiError> {
-    params::reject(body, PROVIDER, UNSUPPORTED)?;
+    params::reject(body, PROVIDER)?;
     let chat = Chat::parse(body)?;
     let model = chat.model.trim_start_matches("models/").to_string();
     if model.is_empty()
@@ -186,7 +175,7 @@ fn part(p: &Part) -> Option<Value> {
 
 /// Turns as Gemini contents (`user` / `model`), consecutive same-role turns merged.
 fn contents(chat: &Chat, gemini3: bool) -> Result<Vec<Value>, ApiError> {
-    let mut out: Vec<(&str, Vec<Value>)> = Vec::new();
+    let mut out = Merged::default();
     for (i, turn) in chat.turns.iter().enumerate() {
         let (role, parts): (&str, Vec<Value>) = match turn {
             Turn::User(parts) => ("user", parts.iter().filter_map(part).collect()),
@@ -222,21 +211,10 @@ fn contents(chat: &Chat, gemini3: bool) -> Result<Vec<Value>, ApiError> {
                 )
             }
         };
-        if parts.is_empty() {
-            if role == "user" {
-                return Err(ApiError::bad_request(format!(
-                    "messages: the user message at turn {i} has no content"
-                ))
-                .with_param("messages"));
-            }
-            continue;
-        }
-        match out.last_mut() {
-            Some((last, existing)) if *last == role => existing.extend(parts),
-            _ => out.push((role, parts)),
-        }
+        out.push(i, role, parts)?;
     }
     Ok(out
+        .into_turns()
         .into_iter()
         .map(|(role, parts)| json!({"role": role, "parts": parts}))
         .collect())
