@@ -10,6 +10,7 @@ mod messages;
 mod provider;
 
 use component_io::{respond_error, respond_json, Inbound};
+use gateway_core::config::Config;
 use gateway_core::routes::Route;
 use gateway_core::{models, ApiError};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
@@ -22,34 +23,40 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         Ok(route) => route,
         Err(e) => return respond_error(out, &e, false),
     };
-    match &route {
+    match route {
         Route::Health => {
             let (status, body) = health::check();
-            return respond_json(out, status, &body, &[]);
+            respond_json(out, status, &body, &[])
         }
-        Route::Admin(path) => return gate::admin(&inbound, path, out),
-        _ => {}
+        Route::Admin(path) => gate::admin(&inbound, &path, out),
+        Route::ChatCompletions => with_config(out, false, |config, out| {
+            chat::handle(&inbound, config, out)
+        }),
+        Route::Messages => with_config(out, true, |config, out| {
+            messages::handle(&inbound, config, out)
+        }),
+        Route::ListModels => with_config(out, false, |config, out| {
+            answer(
+                out,
+                gate::check(&inbound, "", "/v1/models")
+                    .map(|grant| models::list(config, |name| gate::allows(&grant, name))),
+            )
+        }),
+        Route::GetModel(id) => with_config(out, false, |config, out| {
+            answer(
+                out,
+                gate::check(&inbound, &id, "/v1/models").and_then(|_| models::get(config, &id)),
+            )
+        }),
     }
-    let config = match config_source::load() {
-        Ok(c) => c,
-        Err(e) => {
-            let anthropic = route == Route::Messages;
-            return respond_error(out, &ApiError::from(e), anthropic);
-        }
-    };
-    match route {
-        Route::ChatCompletions => chat::handle(&inbound, &config, out),
-        Route::ListModels => answer(
-            out,
-            gate::check(&inbound, "", "/v1/models")
-                .map(|grant| models::list(&config, |name| gate::allows(&grant, name))),
-        ),
-        Route::GetModel(id) => answer(
-            out,
-            gate::check(&inbound, &id, "/v1/models").and_then(|_| models::get(&config, &id)),
-        ),
-        Route::Messages => messages::handle(&inbound, &config, out),
-        Route::Health | Route::Admin(_) => unreachable!("answered above"),
+}
+
+/// Runs `f` with the gateway config, or answers the config error (Anthropic-shaped on the
+/// Messages route).
+fn with_config(out: ResponseOutparam, anthropic: bool, f: impl FnOnce(&Config, ResponseOutparam)) {
+    match config_source::load() {
+        Ok(config) => f(&config, out),
+        Err(e) => respond_error(out, &ApiError::from(e), anthropic),
     }
 }
 

@@ -131,6 +131,7 @@ impl Gateway {
             manifest: repo_root().join("spin.toml"),
             listen: "127.0.0.1:0".parse().expect("address"),
             env,
+            tcp_nodelay: false,
         })
         .await
         .expect("the test host starts the app (did ./scripts/test build the wasm components?)");

@@ -31,6 +31,9 @@ pub struct HostConfig {
     pub listen: SocketAddr,
     /// Environment the `SPIN_VARIABLE_*` overrides are read from.
     pub env: HashMap<String, String>,
+    /// Set `TCP_NODELAY` on accepted connections. Spin does not (its HTTP trigger serves the
+    /// accepted stream as it is), so this is off except to measure what it would change.
+    pub tcp_nodelay: bool,
 }
 
 /// A running host; stops when dropped.
@@ -73,7 +76,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
         .iter()
         .map(|r| (r.pattern.clone(), r.component.clone()))
         .collect();
-    let task = tokio::spawn(server::run(listener, app, routes));
+    let task = tokio::spawn(server::run(listener, app, routes, config.tcp_nodelay));
     Ok(RunningHost {
         addr,
         logs,

@@ -123,12 +123,15 @@ async fn handle(
 }
 
 /// Accepts connections until the task is aborted.
-pub async fn run(listener: TcpListener, app: Arc<App>, routes: Vec<Route>) {
+pub async fn run(listener: TcpListener, app: Arc<App>, routes: Vec<Route>, tcp_nodelay: bool) {
     let listen = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let routes = Arc::new(routes);
     while let Ok((stream, client)) = listener.accept().await {
+        if tcp_nodelay {
+            let _ = stream.set_nodelay(true);
+        }
         let app = app.clone();
         let routes = routes.clone();
         tokio::spawn(async move {

@@ -1,10 +1,12 @@
-//! `test-host --from spin.toml [--listen 127.0.0.1:3000]`: serves the app like `spin up`.
+//! `test-host --from spin.toml [--listen 127.0.0.1:3000] [--tcp-nodelay true]`: serves the app like
+//! `spin up` (`--tcp-nodelay` sets what Spin leaves unset, to measure its effect).
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let mut manifest = std::path::PathBuf::from("spin.toml");
     let mut listen = "127.0.0.1:3000".to_string();
+    let mut tcp_nodelay = false;
     while let Some(arg) = args.next() {
         let value = args
             .next()
@@ -12,6 +14,7 @@ async fn main() -> anyhow::Result<()> {
         match arg.as_str() {
             "--from" | "-f" => manifest = value.into(),
             "--listen" => listen = value,
+            "--tcp-nodelay" => tcp_nodelay = value.parse()?,
             other => anyhow::bail!("unknown option {other}"),
         }
     }
@@ -19,6 +22,7 @@ async fn main() -> anyhow::Result<()> {
         manifest,
         listen: listen.parse()?,
         env: std::env::vars().collect(),
+        tcp_nodelay,
     })
     .await?;
     println!("Serving http://{}", host.addr());
