@@ -62,6 +62,18 @@ def test_streamed_tool_use_and_result(client, model):
     assert answer.content[0].type == "text"
 
 
+@pytest.mark.parametrize("model,expected", [("claude-test", 10 + 5 + 20), ("gemini-test", 3 + 2 + 10), ("gpt-test", None)])
+def test_count_tokens(client, model, expected):
+    counted = client.messages.count_tokens(
+        model=model, system="Be terse.", tools=[WEATHER_TOOL],
+        messages=[{"role": "user", "content": "What's the weather in Paris?"}],
+    )
+    if expected is None:  # OpenAI-format providers: the gateway's estimate
+        assert 20 < counted.input_tokens < 200
+    else:  # the mock provider's own count, passed back
+        assert counted.input_tokens == expected
+
+
 def test_errors_are_typed(client):
     with pytest.raises(anthropic.NotFoundError):
         client.messages.create(model="no-such-model", max_tokens=5, messages=[{"role": "user", "content": "x"}])

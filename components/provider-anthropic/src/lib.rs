@@ -6,6 +6,7 @@
 //!   event by event).
 //! - `POST /messages`: a native Messages request (the gateway's `/v1/messages` front door),
 //!   passed through with every Anthropic field intact and the answer relayed unchanged.
+//! - `POST /messages/count_tokens`: the same for Anthropic's token counting.
 
 use component_io::outbound::{for_each_chunk, response_header};
 use component_io::provider::{json_body, read_json, unix_time, Settings};
@@ -27,10 +28,16 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
     let settings = Settings::load("anthropic");
     match (inbound.method.as_str(), inbound.path.as_str()) {
         ("POST", "/chat/completions") => chat(&inbound, &settings, out),
-        ("POST", "/messages") => match native(&inbound, &settings) {
+        ("POST", "/messages") => match native(&inbound, &settings, "/v1/messages") {
             Ok(response) => relay(response, out, &settings),
             Err(e) => respond_error(out, &e, false),
         },
+        ("POST", "/messages/count_tokens") => {
+            match native(&inbound, &settings, "/v1/messages/count_tokens") {
+                Ok(response) => relay(response, out, &settings),
+                Err(e) => respond_error(out, &e, false),
+            }
+        }
         ("GET", "/health") => respond_json(out, 200, &settings.health(&inbound), &[]),
         _ => respond_error(
             out,
@@ -40,9 +47,15 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
     }
 }
 
-/// Posts a Messages body to `{api_base}/v1/messages` with this component's key.
-fn post(inbound: &Inbound, settings: &Settings, body: &[u8]) -> Result<IncomingResponse, ApiError> {
-    let url = format!("{}/v1/messages", settings.api_base(inbound)?);
+/// Posts a Messages body to `{api_base}{path}` (`/v1/messages` or its `/count_tokens`) with this
+/// component's key.
+fn post(
+    inbound: &Inbound,
+    settings: &Settings,
+    path: &str,
+    body: &[u8],
+) -> Result<IncomingResponse, ApiError> {
+    let url = format!("{}{path}", settings.api_base(inbound)?);
     let mut headers = vec![
         ("content-type".to_string(), "application/json".to_string()),
         ("anthropic-version".to_string(), VERSION.to_string()),
@@ -67,7 +80,12 @@ fn post(inbound: &Inbound, settings: &Settings, body: &[u8]) -> Result<IncomingR
 fn chat(inbound: &Inbound, settings: &Settings, out: ResponseOutparam) {
     let sent = json_body(inbound, MAX_BODY).and_then(|body| {
         let prepared = request::translate(&body, settings.default_max_tokens(inbound))?;
-        let response = post(inbound, settings, prepared.body.to_string().as_bytes())?;
+        let response = post(
+            inbound,
+            settings,
+            "/v1/messages",
+            prepared.body.to_string().as_bytes(),
+        )?;
         Ok((prepared, response))
     });
     let (prepared, upstream) = match sent {
@@ -92,10 +110,14 @@ fn chat(inbound: &Inbound, settings: &Settings, out: ResponseOutparam) {
     }
 }
 
-/// Native Messages passthrough.
-fn native(inbound: &Inbound, settings: &Settings) -> Result<IncomingResponse, ApiError> {
+/// Native Messages (or token counting) passthrough.
+fn native(
+    inbound: &Inbound,
+    settings: &Settings,
+    path: &str,
+) -> Result<IncomingResponse, ApiError> {
     let body = inbound.body(MAX_BODY)?;
-    post(inbound, settings, &body)
+    post(inbound, settings, path, &body)
 }
 
 /// Relays a native answer unchanged; a failure mid-stream ends it with an Anthropic `error` event.

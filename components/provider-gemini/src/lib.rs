@@ -2,16 +2,18 @@
 //! `https://generativelanguage.googleapis.com`) with its own key variable (`gemini_api_key`),
 //! sent as the `x-goog-api-key` header, never in the URL.
 //!
-//! `POST /chat/completions`: an OpenAI chat request, translated to
-//! `{api_base}/models/{model}:generateContent` (or `:streamGenerateContent?alt=sse`) and back.
+//! - `POST /chat/completions`: an OpenAI chat request, translated to
+//!   `{api_base}/models/{model}:generateContent` (or `:streamGenerateContent?alt=sse`) and back.
+//! - `POST /count_tokens`: the same request counted with `:countTokens`, answered as
+//!   `{"object": "response.input_tokens", "input_tokens": n}`.
 
 use component_io::provider::{json_body, read_json, unix_time, Settings};
 use component_io::{respond_error, respond_json, translated, Inbound, UpstreamRequest};
 use gateway_core::upstream::transport_error;
 use gateway_core::{ApiError, ErrorType};
-use spin_sdk::http::{IncomingRequest, ResponseOutparam};
+use spin_sdk::http::{IncomingRequest, IncomingResponse, ResponseOutparam};
 use spin_sdk::http_component;
-use translate::gemini::{error, request, response, stream};
+use translate::gemini::{count, error, request, response, stream};
 
 /// Largest request body accepted from the router (the router enforces the configured limit).
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -24,6 +26,7 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
     let settings = Settings::load("gemini");
     match (inbound.method.as_str(), inbound.path.as_str()) {
         ("POST", "/chat/completions") => chat(&inbound, &settings, out),
+        ("POST", "/count_tokens") => count_tokens(&inbound, &settings, out),
         ("GET", "/health") => respond_json(out, 200, &settings.health(&inbound), &[]),
         _ => respond_error(
             out,
@@ -33,31 +36,39 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
     }
 }
 
+/// Posts a Gemini body to `{api_base}/models/{model}:{method}` with this component's key.
+fn post(
+    inbound: &Inbound,
+    settings: &Settings,
+    model_method: &str,
+    body: &serde_json::Value,
+) -> Result<IncomingResponse, ApiError> {
+    let url = format!("{}/models/{model_method}", settings.api_base(inbound)?);
+    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+    if let Some(key) = settings.require_key(inbound)? {
+        headers.push(("x-goog-api-key".into(), key));
+    }
+    let body = body.to_string();
+    let request = UpstreamRequest {
+        method: "POST",
+        url: &url,
+        headers,
+        body: body.as_bytes(),
+        timeout_ms: settings.timeout_ms(inbound),
+    };
+    settings.call(&request, error::from_response)
+}
+
+/// OpenAI chat → `generateContent` / `streamGenerateContent` → OpenAI chat.
 fn chat(inbound: &Inbound, settings: &Settings, out: ResponseOutparam) {
     let sent = json_body(inbound, MAX_BODY).and_then(|body| {
         let prepared = request::translate(&body)?;
-        let base = settings.api_base(inbound)?;
-        let url = if prepared.stream {
-            format!(
-                "{base}/models/{}:streamGenerateContent?alt=sse",
-                prepared.model
-            )
+        let method = if prepared.stream {
+            format!("{}:streamGenerateContent?alt=sse", prepared.model)
         } else {
-            format!("{base}/models/{}:generateContent", prepared.model)
+            format!("{}:generateContent", prepared.model)
         };
-        let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-        if let Some(key) = settings.require_key(inbound)? {
-            headers.push(("x-goog-api-key".into(), key));
-        }
-        let body = prepared.body.to_string();
-        let request = UpstreamRequest {
-            method: "POST",
-            url: &url,
-            headers,
-            body: body.as_bytes(),
-            timeout_ms: settings.timeout_ms(inbound),
-        };
-        let response = settings.call(&request, error::from_response)?;
+        let response = post(inbound, settings, &method, &prepared.body)?;
         Ok((prepared, response))
     });
     let (prepared, upstream) = match sent {
@@ -77,6 +88,20 @@ fn chat(inbound: &Inbound, settings: &Settings, out: ResponseOutparam) {
     let answer = read_json(&upstream, &settings.name, MAX_ANSWER)
         .and_then(|value| response::translate(&value, &prepared.model, unix_time()));
     match answer {
+        Ok(v) => respond_json(out, 200, &v, &[]),
+        Err(e) => respond_error(out, &e, false),
+    }
+}
+
+/// OpenAI chat request → `countTokens` → `{"object": "response.input_tokens", "input_tokens"}`.
+fn count_tokens(inbound: &Inbound, settings: &Settings, out: ResponseOutparam) {
+    let counted = json_body(inbound, MAX_BODY).and_then(|body| {
+        let prepared = request::translate(&body)?;
+        let method = format!("{}:countTokens", prepared.model);
+        let upstream = post(inbound, settings, &method, &count::request(&prepared))?;
+        count::response(&read_json(&upstream, &settings.name, MAX_ANSWER)?)
+    });
+    match counted {
         Ok(v) => respond_json(out, 200, &v, &[]),
         Err(e) => respond_error(out, &e, false),
     }

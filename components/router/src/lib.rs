@@ -35,6 +35,9 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         Route::Messages => with_config(out, true, |config, out| {
             messages::handle(&inbound, config, out)
         }),
+        Route::CountTokens => with_config(out, true, |config, out| {
+            messages::count_tokens(&inbound, config, out)
+        }),
         Route::ListModels => with_config(out, false, |config, out| {
             answer(
                 out,
@@ -52,7 +55,7 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
 }
 
 /// Runs `f` with the gateway config, or answers the config error (Anthropic-shaped on the
-/// Messages route).
+/// Messages routes).
 fn with_config(out: ResponseOutparam, anthropic: bool, f: impl FnOnce(&Config, ResponseOutparam)) {
     match config_source::load() {
         Ok(config) => f(&config, out),

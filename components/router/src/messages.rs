@@ -1,7 +1,8 @@
 //! `POST /v1/messages`: the Anthropic Messages front door. Anthropic models get the request as
 //! sent (model rewritten, `anthropic-beta` passed on) and the answer relayed untouched; every
 //! other model goes through OpenAI chat and back, so the client always sees Anthropic's message
-//! and event sequence. Errors are Anthropic-shaped.
+//! and event sequence. Errors are Anthropic-shaped. `POST /v1/messages/count_tokens` counts a
+//! request's input tokens the same way round.
 
 use std::time::Instant;
 
@@ -12,13 +13,13 @@ use gateway_core::config::{Config, Deployment, Provider};
 use gateway_core::routing::require_json;
 use gateway_core::upstream::transport_error;
 use gateway_core::usage::Usage;
-use gateway_core::{sse, ApiError};
+use gateway_core::{models, sse, ApiError};
 use serde_json::{json, Value};
 use spin_sdk::http::{IncomingResponse, ResponseOutparam};
 use translate::anthropic;
 use translate::messages::request::MessagesRequest;
 use translate::messages::usage_tap::UsageTap;
-use translate::messages::{response, stream};
+use translate::messages::{count, response, stream};
 
 use crate::gate;
 use crate::ledger::{usage_of, Ledger};
@@ -26,6 +27,8 @@ use crate::provider;
 
 /// The route name recorded in usage.
 const ROUTE: &str = "/v1/messages";
+/// The route name given to auth for token counting.
+const COUNT_ROUTE: &str = "/v1/messages/count_tokens";
 /// Largest non-streamed answer relayed.
 const MAX_ANSWER: usize = 64 * 1024 * 1024;
 
@@ -41,10 +44,7 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         Err(e) => return respond_error(out, &e, true),
     };
     let mut ledger = Ledger::new(grant, &request.model, ROUTE, request.stream, started);
-    let beta: Vec<(String, String)> = inbound
-        .header("anthropic-beta")
-        .map(|b| vec![("anthropic-beta".to_string(), b)])
-        .unwrap_or_default();
+    let beta = beta_header(inbound);
     let sent = provider::failover(config, &request.model, |d| {
         if d.provider == Provider::Anthropic {
             return provider::post(
@@ -85,6 +85,76 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
             (response::translate(&v), usage)
         }),
     }
+}
+
+/// Serves one `count_tokens` request. Anthropic and Gemini deployments count natively; a model
+/// served only by OpenAI-format providers gets an estimate, marked `x-gateway-token-count:
+/// estimate`. Nothing is generated, so nothing is recorded as spend.
+pub fn count_tokens(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
+    match counted(inbound, config) {
+        Ok((v, estimated)) => {
+            let headers: &[(String, String)] = if estimated {
+                &[("x-gateway-token-count".into(), "estimate".into())]
+            } else {
+                &[]
+            };
+            respond_json(out, 200, &v, headers)
+        }
+        Err(e) => respond_error(out, &e, true),
+    }
+}
+
+/// The count answer, and whether it is an estimate.
+fn counted(inbound: &Inbound, config: &Config) -> Result<(Value, bool), ApiError> {
+    require_json(inbound.header("content-type").as_deref())?;
+    let request = MessagesRequest::parse_count(&inbound.body(config.max_body_bytes)?)?;
+    gate::check(inbound, &request.model, COUNT_ROUTE)?;
+    let deployments = config.deployments_for(&request.model);
+    if deployments.is_empty() {
+        return Err(models::model_not_found(&request.model));
+    }
+    let native: Vec<&Deployment> = deployments
+        .into_iter()
+        .filter(|d| matches!(d.provider, Provider::Anthropic | Provider::Gemini))
+        .collect();
+    if native.is_empty() {
+        return Ok((
+            json!({"input_tokens": count::estimate(&request.body)}),
+            true,
+        ));
+    }
+    let (response, d) = provider::failover_among(&native, &request.model, |d| {
+        if d.provider == Provider::Anthropic {
+            return provider::post(
+                d,
+                "/messages/count_tokens",
+                &request.native_body(&d.upstream_model),
+                &beta_header(inbound),
+            );
+        }
+        let mut body = request.to_openai()?;
+        body.insert("model".into(), json!(d.upstream_model));
+        provider::post(
+            d,
+            "/count_tokens",
+            Value::Object(body).to_string().as_bytes(),
+            &[],
+        )
+    })?;
+    let v = read_json(&response, d.provider.name(), MAX_ANSWER)?;
+    let answer = match d.provider {
+        Provider::Anthropic => v,
+        _ => count::from_adapter(&v, d.provider.name())?,
+    };
+    Ok((answer, false))
+}
+
+/// The caller's `anthropic-beta` header, passed on to Anthropic.
+fn beta_header(inbound: &Inbound) -> Vec<(String, String)> {
+    inbound
+        .header("anthropic-beta")
+        .map(|b| vec![("anthropic-beta".to_string(), b)])
+        .unwrap_or_default()
 }
 
 fn parse(inbound: &Inbound, config: &Config) -> Result<MessagesRequest, ApiError> {

@@ -43,9 +43,17 @@ pub fn deployment_headers(d: &Deployment) -> Vec<(String, String)> {
 pub fn failover<'c>(
     config: &'c Config,
     model: &str,
+    send: impl FnMut(&Deployment) -> Result<IncomingResponse, ApiError>,
+) -> Result<(IncomingResponse, &'c Deployment), ApiError> {
+    failover_among(&config.deployments_for(model), model, send)
+}
+
+/// [`failover`] over a chosen subset of a model's deployments.
+pub fn failover_among<'c>(
+    deployments: &[&'c Deployment],
+    model: &str,
     mut send: impl FnMut(&Deployment) -> Result<IncomingResponse, ApiError>,
 ) -> Result<(IncomingResponse, &'c Deployment), ApiError> {
-    let deployments = config.deployments_for(model);
     if deployments.is_empty() {
         return Err(models::model_not_found(model));
     }

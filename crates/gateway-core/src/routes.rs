@@ -9,6 +9,8 @@ pub enum Route {
     ChatCompletions,
     /// `POST /v1/messages` (Anthropic Messages front door).
     Messages,
+    /// `POST /v1/messages/count_tokens` (Anthropic's token counting, used by Claude Code).
+    CountTokens,
     /// `GET /v1/models`.
     ListModels,
     /// `GET /v1/models/{id}` (the id may contain `/`).
@@ -41,6 +43,7 @@ impl Route {
         let (route, allowed) = match bare {
             "/chat/completions" => (Route::ChatCompletions, "POST"),
             "/messages" => (Route::Messages, "POST"),
+            "/messages/count_tokens" => (Route::CountTokens, "POST"),
             "/models" => (Route::ListModels, "GET"),
             "/health" | "/health/liveliness" | "/health/readiness" => (Route::Health, "GET"),
             other => {
@@ -125,6 +128,10 @@ mod tests {
         assert_eq!(
             Route::resolve("POST", "/v1/messages").unwrap(),
             Route::Messages
+        );
+        assert_eq!(
+            Route::resolve("POST", "/v1/messages/count_tokens").unwrap(),
+            Route::CountTokens
         );
     }
 

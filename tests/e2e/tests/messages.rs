@@ -159,3 +159,113 @@ async fn errors_come_back_in_anthropic_shape() {
     assert_eq!(name, "error", "{text}");
     assert_eq!(last["type"], "error");
 }
+
+/// A `count_tokens` body as Claude Code sends it: no `max_tokens`, system, tools, a tool turn.
+fn count_request(model: &str) -> Value {
+    json!({"model": model, "system": "Be terse.",
+    "tools": [{"name": "get_weather", "description": "Weather for a city",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}],
+    "messages": [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "Paris"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01", "content": "18C, clear"}]}
+    ]})
+}
+
+#[tokio::test]
+async fn count_tokens_natively_or_estimated() {
+    let g = Gateway::start().await;
+
+    // Anthropic: passed through to /v1/messages/count_tokens with the provider's key.
+    let (status, headers, v) = g
+        .post("/v1/messages/count_tokens", &count_request("claude-test"))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v,
+        json!({"input_tokens": 10 * 3 + 5 + 20}),
+        "the mock's count"
+    );
+    assert!(headers.get("x-gateway-token-count").is_none());
+    let sent = g.upstream("/v1/messages/count_tokens");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(header(&sent[0], "x-api-key"), Some(ANTHROPIC_KEY));
+    let body: Value = serde_json::from_str(&sent[0].body).unwrap();
+    assert_eq!(body["model"], "claude-sonnet-4-5");
+    assert!(body.get("max_tokens").is_none());
+
+    // Gemini: translated and counted with :countTokens (3 contents, system, tools).
+    let (status, _, v) = g
+        .post("/v1/messages/count_tokens", &count_request("gemini-test"))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v, json!({"input_tokens": 3 * 3 + 2 + 10}));
+    let sent = g.upstream(":countTokens");
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0]
+        .path
+        .ends_with("/v1beta/models/gemini-2.5-flash:countTokens"));
+    assert_eq!(header(&sent[0], "x-goog-api-key"), Some(GEMINI_KEY));
+
+    // OpenAI-format providers have no counting API: an estimate, said so, with no upstream call.
+    let before = g.upstream("/chat/completions").len();
+    let (status, headers, v) = g
+        .post("/v1/messages/count_tokens", &count_request("gpt-test"))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let n = v["input_tokens"].as_u64().unwrap_or(0);
+    assert!((40..200).contains(&n), "a plausible estimate: {v}");
+    assert_eq!(
+        headers
+            .get("x-gateway-token-count")
+            .and_then(|h| h.to_str().ok()),
+        Some("estimate")
+    );
+    assert_eq!(g.upstream("/chat/completions").len(), before);
+
+    // Nothing was generated, so nothing is spend.
+    let (_, _, logs) = g.get("/spend/logs").await;
+    assert!(!logs.to_string().contains("count_tokens"), "{logs}");
+}
+
+#[tokio::test]
+async fn count_tokens_bad_input_gets_anthropic_errors() {
+    let g = Gateway::start().await;
+    let post = |body: Value| {
+        let g = &g;
+        async move {
+            let (status, _, v) = g.post("/v1/messages/count_tokens", &body).await;
+            (status, v.to_string())
+        }
+    };
+    let (s, t) = post(json!({"model": "claude-test"})).await;
+    assert_anthropic_error(s, &t, 400, "invalid_request_error");
+    let (s, t) = post(json!({"messages": [{"role": "user", "content": "x"}]})).await;
+    assert_anthropic_error(s, &t, 400, "invalid_request_error");
+    let (s, t) =
+        post(json!({"model": "nope", "messages": [{"role": "user", "content": "x"}]})).await;
+    assert_anthropic_error(s, &t, 404, "not_found_error");
+    let (s, t) =
+        post(json!({"model": "claude-test", "messages": [{"role": "system", "content": "x"}]}))
+            .await;
+    assert_anthropic_error(s, &t, 400, "invalid_request_error");
+
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/messages/count_tokens", g.url))
+        .header("x-api-key", "sk-wrong")
+        .json(&count_request("claude-test"))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    assert_anthropic_error(
+        status,
+        &response.text().await.unwrap(),
+        401,
+        "authentication_error",
+    );
+    assert!(
+        g.upstream("/count_tokens").is_empty(),
+        "no upstream call for refused input"
+    );
+}

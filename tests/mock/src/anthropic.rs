@@ -91,19 +91,47 @@ fn invalid(req: &Value) -> Option<String> {
         .then(|| "messages: first message must use the \"user\" role".into())
 }
 
-/// Serves `POST /v1/messages`.
-pub async fn messages(state: &Arc<State>, r: &Recorded, req: &Value) -> Response<Body> {
+/// The key and version checks of every Anthropic endpoint.
+fn refused(state: &Arc<State>, r: &Recorded) -> Option<Response<Body>> {
     let keys = &state.config.anthropic_keys;
     let key = header(r, "x-api-key");
     if !keys.is_empty() && !key.is_some_and(|k| keys.iter().any(|x| x == k)) {
-        return error(401, "authentication_error", "invalid x-api-key");
+        return Some(error(401, "authentication_error", "invalid x-api-key"));
     }
     if header(r, "anthropic-version").is_none() {
-        return error(
+        return Some(error(
             400,
             "invalid_request_error",
             "anthropic-version: header is required",
-        );
+        ));
+    }
+    None
+}
+
+/// Serves `POST /v1/messages/count_tokens` (`{"input_tokens": n}`). The count is the mock's own
+/// rule, so tests can tell what was counted: 10 per message, 5 for a system prompt, 20 for tools.
+pub fn count_tokens(state: &Arc<State>, r: &Recorded, req: &Value) -> Response<Body> {
+    if let Some(refusal) = refused(state, r) {
+        return refusal;
+    }
+    let mut counted = req.clone();
+    counted["max_tokens"] = json!(1);
+    if let Some(message) = invalid(&counted) {
+        return error(400, "invalid_request_error", &message);
+    }
+    let messages = req["messages"].as_array().map_or(0, Vec::len) as u64;
+    let system = if req.get("system").is_some() { 5 } else { 0 };
+    let tools = if req.get("tools").is_some() { 20 } else { 0 };
+    json_response(
+        200,
+        &json!({"input_tokens": 10 * messages + system + tools}),
+    )
+}
+
+/// Serves `POST /v1/messages`.
+pub async fn messages(state: &Arc<State>, r: &Recorded, req: &Value) -> Response<Body> {
+    if let Some(refusal) = refused(state, r) {
+        return refusal;
     }
     if let Some(message) = invalid(req) {
         return error(400, "invalid_request_error", &message);

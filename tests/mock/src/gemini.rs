@@ -70,6 +70,39 @@ fn usage(thoughts: bool) -> Value {
     u
 }
 
+/// Serves `:countTokens` with a `generateContentRequest` (`{"totalTokens": n, ...}`). The count
+/// is the mock's own rule, so tests can tell what was counted: 3 per content, 2 for a system
+/// instruction, 10 for tools.
+fn count_tokens(model: &str, req: &Value) -> Response<Body> {
+    let Some(inner) = field(req, "generateContentRequest", "generate_content_request") else {
+        return error(
+            400,
+            "* CountTokensRequest: contents or generateContentRequest is required",
+        );
+    };
+    if inner.get("model").and_then(Value::as_str) != Some(&format!("models/{model}")) {
+        return error(
+            400,
+            "* GenerateContentRequest.model: must be the model of the URL, as models/{model}",
+        );
+    }
+    if let Some(message) = invalid(inner) {
+        return error(400, &message);
+    }
+    let contents = inner["contents"].as_array().map_or(0, Vec::len) as u64;
+    let system = if field(inner, "systemInstruction", "system_instruction").is_some() {
+        2
+    } else {
+        0
+    };
+    let tools = if inner.get("tools").is_some() { 10 } else { 0 };
+    let total = 3 * contents + system + tools;
+    json_response(
+        200,
+        &json!({"totalTokens": total, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": total}]}),
+    )
+}
+
 /// Serves `POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent`.
 pub async fn generate(state: &Arc<State>, r: &Recorded, req: &Value) -> Response<Body> {
     let (path, query) = r.path.split_once('?').unwrap_or((&r.path, ""));
@@ -93,6 +126,9 @@ pub async fn generate(state: &Arc<State>, r: &Recorded, req: &Value) -> Response
         return error(404, "mock: unknown path");
     };
     let model = model.to_string();
+    if method == "countTokens" {
+        return count_tokens(&model, req);
+    }
     let stream = method == "streamGenerateContent";
     if stream && !query.split('&').any(|p| p == "alt=sse") {
         return error(400, "mock: streamGenerateContent without alt=sse answers a JSON array; the gateway must ask for SSE");

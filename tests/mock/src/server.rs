@@ -177,6 +177,8 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let path = recorded.path.split('?').next().unwrap_or("");
     if path.ends_with("/chat/completions") {
         crate::openai::chat(&state, &recorded, &json).await
+    } else if path.ends_with("/v1/messages/count_tokens") {
+        crate::anthropic::count_tokens(&state, &recorded, &json)
     } else if path.ends_with("/v1/messages") {
         crate::anthropic::messages(&state, &recorded, &json).await
     } else if path.contains("/v1beta/models/") && path.contains(':') {

@@ -1,5 +1,6 @@
 //! OpenAI chat completions ⇄ Google Gemini `generateContent` / `streamGenerateContent?alt=sse`.
 
+pub mod count;
 pub mod error;
 pub mod ids;
 pub mod request;

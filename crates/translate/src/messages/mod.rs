@@ -2,6 +2,7 @@
 //! does, translated to OpenAI chat for non-Anthropic models, and the OpenAI answer (whole or
 //! streamed) translated back to an Anthropic message and event sequence.
 
+pub mod count;
 pub mod request;
 pub mod response;
 pub mod stream;

@@ -23,17 +23,8 @@ fn bad(message: impl Into<String>) -> ApiError {
 impl MessagesRequest {
     /// Parses and validates a raw body the way Anthropic does (messages, roles, `max_tokens`).
     pub fn parse(raw: &[u8]) -> Result<MessagesRequest, ApiError> {
-        let value: Value = serde_json::from_slice(raw).map_err(|e| {
-            bad(format!("The request body is not valid JSON: {e}")).with_code("invalid_json")
-        })?;
-        let Value::Object(body) = value else {
-            return Err(bad("The request body must be a JSON object").with_code("invalid_json"));
-        };
-        let model = match body.get("model") {
-            Some(Value::String(m)) if !m.trim().is_empty() => m.clone(),
-            _ => return Err(bad("model: Field required (a non-empty string)").with_param("model")),
-        };
-        match body.get("max_tokens") {
+        let mut request = Self::parse_count(raw)?;
+        match request.body.get("max_tokens") {
             Some(v) if v.as_u64().is_some_and(|n| n >= 1) => {}
             None | Some(Value::Null) => {
                 return Err(bad("max_tokens: Field required").with_param("max_tokens"))
@@ -44,6 +35,27 @@ impl MessagesRequest {
                 )
             }
         }
+        request.stream = match request.body.get("stream") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(bad("stream: must be a boolean").with_param("stream")),
+        };
+        Ok(request)
+    }
+
+    /// Parses and validates a `count_tokens` body: a Messages request without `max_tokens`
+    /// (and never streamed).
+    pub fn parse_count(raw: &[u8]) -> Result<MessagesRequest, ApiError> {
+        let value: Value = serde_json::from_slice(raw).map_err(|e| {
+            bad(format!("The request body is not valid JSON: {e}")).with_code("invalid_json")
+        })?;
+        let Value::Object(body) = value else {
+            return Err(bad("The request body must be a JSON object").with_code("invalid_json"));
+        };
+        let model = match body.get("model") {
+            Some(Value::String(m)) if !m.trim().is_empty() => m.clone(),
+            _ => return Err(bad("model: Field required (a non-empty string)").with_param("model")),
+        };
         let messages = body
             .get("messages")
             .and_then(Value::as_array)
@@ -71,15 +83,10 @@ impl MessagesRequest {
                 }
             }
         }
-        let stream = match body.get("stream") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(bad("stream: must be a boolean").with_param("stream")),
-        };
         Ok(MessagesRequest {
             body,
             model,
-            stream,
+            stream: false,
         })
     }
 
