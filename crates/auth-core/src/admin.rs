@@ -170,7 +170,8 @@ fn apply(ctx: &Context, record: &mut KeyRecord, body: &Map<String, Value>) -> Re
         record.budget_period_s = opt_duration(body, "budget_duration")?;
     }
     if body.contains_key("duration") {
-        record.expires_at_ms = opt_duration(body, "duration")?.map(|s| ctx.now_ms + 1000 * s);
+        record.expires_at_ms = opt_duration(body, "duration")?
+            .map(|s| ctx.now_ms.saturating_add(s.saturating_mul(1000)));
     }
     if let Some(m) = body.get("metadata") {
         record.metadata = match m {
@@ -363,7 +364,8 @@ fn spend_report(ctx: &Context) -> Result<Value, ApiError> {
             .entry((day, u.key_id.clone(), u.model.clone()))
             .or_default();
         g.0 += 1;
-        g.1 += u.prompt_tokens + u.completion_tokens;
+        g.1 =
+            g.1.saturating_add(u.prompt_tokens.saturating_add(u.completion_tokens));
         g.2 += u.cost_usd;
     }
     let rows: Vec<Value> = groups

@@ -220,7 +220,8 @@ pub fn record_usage(
     }
     // Best effort, in its own key so it never races with admin updates of the record.
     kv.set(&format!("used/{}", usage.key_id), at.to_string().as_bytes())?;
-    let tokens = (usage.prompt_tokens + usage.completion_tokens) as i64;
+    let tokens = i64::try_from(usage.prompt_tokens.saturating_add(usage.completion_tokens))
+        .unwrap_or(i64::MAX);
     kv.increment(&format!("tpm/{}/{}", usage.key_id, at / 60_000), tokens)?;
     let micro = (usage.cost_usd * MICRO).round() as i64;
     kv.increment(&format!("spend/{}", usage.key_id), micro)?;

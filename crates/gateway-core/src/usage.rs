@@ -27,7 +27,7 @@ impl Usage {
 
     /// Total tokens.
     pub fn total(&self) -> u64 {
-        self.prompt_tokens + self.completion_tokens
+        self.prompt_tokens.saturating_add(self.completion_tokens)
     }
 }
 

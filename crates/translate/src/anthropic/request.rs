@@ -145,7 +145,7 @@ fn budget(chat: &Chat, default_max_tokens: Option<u64>) -> Result<(u64, Option<V
             budget = budget.min(m - 1);
             m
         }
-        None => base + budget,
+        None => base.saturating_add(budget),
     };
     Ok((
         max_tokens,

@@ -12,10 +12,15 @@ pub fn merge(usage: &Value, into: &mut Tokens) {
     let read = n("cache_read_input_tokens");
     let write = n("cache_creation_input_tokens");
     if input.is_some() || read.is_some() || write.is_some() {
-        let old_input = into.prompt.saturating_sub(into.cached + into.cache_write);
+        let old_input = into
+            .prompt
+            .saturating_sub(into.cached.saturating_add(into.cache_write));
         into.cached = read.unwrap_or(into.cached);
         into.cache_write = write.unwrap_or(into.cache_write);
-        into.prompt = input.unwrap_or(old_input) + into.cached + into.cache_write;
+        into.prompt = input
+            .unwrap_or(old_input)
+            .saturating_add(into.cached)
+            .saturating_add(into.cache_write);
     }
     if let Some(out) = n("output_tokens") {
         into.completion = out;

@@ -35,8 +35,8 @@ pub fn tokens(response: &serde_json::Value) -> Option<crate::openai::Tokens> {
     let n = |k: &str| u.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
     let reasoning = n("thoughtsTokenCount");
     Some(crate::openai::Tokens {
-        prompt: n("promptTokenCount") + n("toolUsePromptTokenCount"),
-        completion: n("candidatesTokenCount") + reasoning,
+        prompt: n("promptTokenCount").saturating_add(n("toolUsePromptTokenCount")),
+        completion: n("candidatesTokenCount").saturating_add(reasoning),
         cached: n("cachedContentTokenCount"),
         cache_write: 0,
         reasoning,

@@ -54,23 +54,24 @@ pub fn translate(body: &Map<String, Value>) -> Result<Prepared, ApiError> {
         out.insert("systemInstruction".into(), json!({"parts": system}));
     }
     if !chat.tools.is_empty() {
-        let declarations: Vec<Value> = chat
+        let declarations = chat
             .tools
             .iter()
-            .map(|t| {
+            .enumerate()
+            .map(|(i, t)| {
                 let mut d = json!({"name": t.name});
                 if let Some(desc) = &t.description {
                     d["description"] = json!(desc);
                 }
                 if let Some(p) = &t.parameters {
-                    let converted = schema::convert(p);
+                    let converted = schema::convert(p, &format!("tools[{i}].function.parameters"))?;
                     if !schema::is_empty_object(&converted) {
                         d["parameters"] = converted;
                     }
                 }
-                d
+                Ok(d)
             })
-            .collect();
+            .collect::<Result<Vec<Value>, ApiError>>()?;
         out.insert(
             "tools".into(),
             json!([{"functionDeclarations": declarations}]),
@@ -90,7 +91,7 @@ pub fn translate(body: &Map<String, Value>) -> Result<Prepared, ApiError> {
     }
     out.insert(
         "generationConfig".into(),
-        Value::Object(generation(&chat, gemini3)),
+        Value::Object(generation(&chat, gemini3)?),
     );
     Ok(Prepared {
         body: Value::Object(out),
@@ -100,7 +101,7 @@ pub fn translate(body: &Map<String, Value>) -> Result<Prepared, ApiError> {
     })
 }
 
-fn generation(chat: &Chat, gemini3: bool) -> Map<String, Value> {
+fn generation(chat: &Chat, gemini3: bool) -> Result<Map<String, Value>, ApiError> {
     let mut g = Map::new();
     let mut put = |k: &str, v: Value| {
         g.insert(k.into(), v);
@@ -136,14 +137,17 @@ fn generation(chat: &Chat, gemini3: bool) -> Map<String, Value> {
         Some(ResponseFormat::JsonObject) => put("responseMimeType", json!("application/json")),
         Some(ResponseFormat::JsonSchema { schema: s, .. }) => {
             put("responseMimeType", json!("application/json"));
-            put("responseSchema", schema::convert(s));
+            put(
+                "responseSchema",
+                schema::convert(s, "response_format.json_schema.schema")?,
+            );
         }
         None => {}
     }
     if let Some(effort) = chat.effort {
         put("thinkingConfig", thinking(effort, gemini3));
     }
-    g
+    Ok(g)
 }
 
 /// `reasoning_effort` → `thinkingConfig`: Gemini 3 takes a `thinkingLevel` (low/high), Gemini 2.5

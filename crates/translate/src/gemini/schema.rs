@@ -4,6 +4,7 @@
 //! `const` → `enum`, enums kept only on strings, formats kept only where Gemini knows them, and
 //! keywords Gemini rejects (`additionalProperties`, `$schema`, `exclusiveMinimum`, ...) dropped.
 
+use gateway_core::ApiError;
 use serde_json::{json, Map, Value};
 
 /// Keywords copied as they are.
@@ -27,27 +28,43 @@ const KEPT: &[&str] = &[
 
 /// How deep `$ref`s are followed before a recursive schema is cut to a plain object.
 const MAX_DEPTH: usize = 12;
+/// Most schema nodes one conversion may produce: `$ref`s to definitions that refer to themselves
+/// several times would otherwise expand exponentially.
+const MAX_NODES: usize = 20_000;
 
-/// Converts a JSON Schema.
-pub fn convert(schema: &Value) -> Value {
+/// Converts a JSON Schema; `at` names it in the 400 answered when its `$ref`s expand past
+/// [`MAX_NODES`].
+pub fn convert(schema: &Value, at: &str) -> Result<Value, ApiError> {
     let defs = schema
         .get("$defs")
         .or_else(|| schema.get("definitions"))
         .cloned()
         .unwrap_or(Value::Null);
-    node(schema, &defs, 0)
+    let mut left = MAX_NODES;
+    let converted = node(schema, &defs, 0, &mut left);
+    if left == 0 {
+        return Err(ApiError::bad_request(format!(
+            "{at}: the schema expands to more than {MAX_NODES} nodes once its $refs are inlined, as Gemini needs"
+        ))
+        .with_param(at));
+    }
+    Ok(converted)
 }
 
-fn node(schema: &Value, defs: &Value, depth: usize) -> Value {
+fn node(schema: &Value, defs: &Value, depth: usize, left: &mut usize) -> Value {
     let Some(obj) = schema.as_object() else {
         return json!({});
     };
+    if *left == 0 {
+        return json!({});
+    }
+    *left -= 1;
     if depth > MAX_DEPTH {
         return json!({"type": "object"});
     }
     if let Some(r) = obj.get("$ref").and_then(Value::as_str) {
         let name = r.rsplit('/').next().unwrap_or("");
-        let mut target = node(defs.get(name).unwrap_or(&json!({})), defs, depth + 1);
+        let mut target = node(defs.get(name).unwrap_or(&json!({})), defs, depth + 1, left);
         if let (Some(d), Some(t)) = (obj.get("description"), target.as_object_mut()) {
             t.insert("description".into(), d.clone());
         }
@@ -63,7 +80,7 @@ fn node(schema: &Value, defs: &Value, depth: usize) -> Value {
                 }
             }
         }
-        return node(&Value::Object(merged), defs, depth + 1);
+        return node(&Value::Object(merged), defs, depth + 1, left);
     }
     let mut out = Map::new();
     for key in KEPT {
@@ -96,7 +113,7 @@ fn node(schema: &Value, defs: &Value, depth: usize) -> Value {
             out.insert("nullable".into(), json!(true));
         }
         if let [only] = rest.as_slice() {
-            let inner = node(only, defs, depth + 1);
+            let inner = node(only, defs, depth + 1, left);
             if let Some(inner) = inner.as_object() {
                 for (k, v) in inner {
                     out.entry(k.clone()).or_insert_with(|| v.clone());
@@ -106,7 +123,11 @@ fn node(schema: &Value, defs: &Value, depth: usize) -> Value {
         }
         out.insert(
             "anyOf".into(),
-            Value::Array(rest.iter().map(|v| node(v, defs, depth + 1)).collect()),
+            Value::Array(
+                rest.iter()
+                    .map(|v| node(v, defs, depth + 1, left))
+                    .collect(),
+            ),
         );
         return Value::Object(out);
     }
@@ -150,13 +171,13 @@ fn node(schema: &Value, defs: &Value, depth: usize) -> Value {
         }
     }
     if let Some(items) = obj.get("items") {
-        out.insert("items".into(), node(items, defs, depth + 1));
+        out.insert("items".into(), node(items, defs, depth + 1, left));
     }
     if let Some(Value::Object(props)) = obj.get("properties") {
         if !props.is_empty() {
             let converted: Map<String, Value> = props
                 .iter()
-                .map(|(k, v)| (k.clone(), node(v, defs, depth + 1)))
+                .map(|(k, v)| (k.clone(), node(v, defs, depth + 1, left)))
                 .collect();
             if let Some(Value::Array(req)) = obj.get("required") {
                 let req: Vec<Value> = req
@@ -200,7 +221,7 @@ mod tests {
             },
             "required": ["city", "ghost"]
         });
-        let g = convert(&s);
+        let g = convert(&s, "schema").unwrap();
         assert!(g.get("additionalProperties").is_none() && g.get("$schema").is_none());
         assert_eq!(g["required"], json!(["city"]));
         let p = &g["properties"];
@@ -224,8 +245,21 @@ mod tests {
     fn recursive_refs_terminate() {
         let s = json!({"$defs": {"Node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/Node"}}}},
             "$ref": "#/$defs/Node"});
-        let g = convert(&s);
+        let g = convert(&s, "schema").unwrap();
         assert_eq!(g["type"], "object");
         assert!(g.to_string().len() < 10_000);
+    }
+
+    #[test]
+    fn exponential_refs_are_refused() {
+        // Ten properties that each refer back to the definition: 10^6 nodes at depth 12.
+        let props: Map<String, Value> = (0..10)
+            .map(|i| (format!("p{i}"), json!({"$ref": "#/$defs/T"})))
+            .collect();
+        let s =
+            json!({"$defs": {"T": {"type": "object", "properties": props}}, "$ref": "#/$defs/T"});
+        let e = convert(&s, "tools[0].function.parameters").unwrap_err();
+        assert_eq!(e.status, 400);
+        assert_eq!(e.param.as_deref(), Some("tools[0].function.parameters"));
     }
 }
