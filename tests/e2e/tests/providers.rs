@@ -362,6 +362,23 @@ async fn gemini_errors_blocks_and_safety_stops() {
         let (s, text) = g.post_stream("/v1/chat/completions", &req).await;
         assert_eq!(s, status, "{model} stream: {text}");
     }
+    // A tool schema whose $refs would expand exponentially once inlined (as Gemini needs): a
+    // 400 naming the tool, before any upstream call.
+    let props: serde_json::Map<String, Value> = (0..10)
+        .map(|i| (format!("p{i}"), json!({"$ref": "#/$defs/T"})))
+        .collect();
+    let mut req = chat("gemini-test");
+    req["tools"] = json!([{"type": "function", "function": {"name": "f",
+        "parameters": {"$defs": {"T": {"type": "object", "properties": props}}, "$ref": "#/$defs/T"}}}]);
+    let before = g.upstream(":generateContent").len();
+    let (s, _, body) = g.post("/v1/chat/completions", &req).await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(
+        assert_openai_error(&body)["param"],
+        "tools[0].function.parameters"
+    );
+    assert_eq!(g.upstream(":generateContent").len(), before);
+
     let mut req = chat("gemini-midstream");
     req["stream"] = json!(true);
     let (status, text) = g.post_stream("/v1/chat/completions", &req).await;
