@@ -20,6 +20,18 @@ fn assert_anthropic_error(status: u16, text: &str, expected: u16, kind: &str) ->
     v
 }
 
+/// A request with no key, or a wrong one, is Anthropic's 401.
+async fn assert_refused_key(g: &Gateway, path: &str, body: &Value, key: Option<&str>) {
+    let mut request = g.client.post(format!("{}{path}", g.url)).json(body);
+    if let Some(key) = key {
+        request = request.header("x-api-key", key);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert_anthropic_error(status, &text, 401, "authentication_error");
+}
+
 #[tokio::test]
 async fn anthropic_models_pass_through_natively() {
     let g = Gateway::start().await;
@@ -130,20 +142,7 @@ async fn errors_come_back_in_anthropic_shape() {
     assert_anthropic_error(status, &text, 400, "invalid_request_error");
     let (status, text) = g.post_messages(&request("no-such-model")).await;
     assert_anthropic_error(status, &text, 404, "not_found_error");
-    let response = g
-        .client
-        .post(format!("{}/v1/messages", g.url))
-        .json(&request("claude-test"))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    assert_anthropic_error(
-        status,
-        &response.text().await.unwrap(),
-        401,
-        "authentication_error",
-    );
+    assert_refused_key(&g, "/v1/messages", &request("claude-test"), None).await;
     let (status, text) = g.post_messages(&request("err-429")).await;
     assert_anthropic_error(status, &text, 429, "rate_limit_error");
     let mut req = request("gpt-test");
@@ -250,20 +249,13 @@ async fn count_tokens_bad_input_gets_anthropic_errors() {
             .await;
     assert_anthropic_error(s, &t, 400, "invalid_request_error");
 
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/messages/count_tokens", g.url))
-        .header("x-api-key", "sk-wrong")
-        .json(&count_request("claude-test"))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    assert_anthropic_error(
-        status,
-        &response.text().await.unwrap(),
-        401,
-        "authentication_error",
-    );
+    assert_refused_key(
+        &g,
+        "/v1/messages/count_tokens",
+        &count_request("claude-test"),
+        Some("sk-wrong"),
+    )
+    .await;
     assert!(
         g.upstream("/count_tokens").is_empty(),
         "no upstream call for refused input"
