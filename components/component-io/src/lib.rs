@@ -11,4 +11,4 @@ pub mod translated;
 
 pub use inbound::Inbound;
 pub use outbound::{send, UpstreamRequest};
-pub use respond::{respond_error, respond_json, BodyWriter};
+pub use respond::{respond_error, respond_json, respond_whole, BodyWriter};

@@ -14,19 +14,28 @@ pub struct BodyWriter {
     body: Option<OutgoingBody>,
 }
 
+/// A response with its status and headers, and its body with the body's stream.
+fn response(
+    status: u16,
+    headers: &[(String, String)],
+) -> (OutgoingResponse, Option<OutgoingBody>, Option<OutputStream>) {
+    let list: Vec<(String, Vec<u8>)> = headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+        .collect();
+    let fields = Fields::from_list(&list).unwrap_or_else(|_| Fields::new());
+    let response = OutgoingResponse::new(fields);
+    // Only statuses outside 100..=999 are refused, and callers never produce one.
+    let _ = response.set_status_code(status);
+    let body = response.body().ok();
+    let stream = body.as_ref().and_then(|b| b.write().ok());
+    (response, body, stream)
+}
+
 impl BodyWriter {
     /// Sends the status and headers and returns a writer for the body.
     pub fn start(out: ResponseOutparam, status: u16, headers: &[(String, String)]) -> BodyWriter {
-        let list: Vec<(String, Vec<u8>)> = headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
-            .collect();
-        let fields = Fields::from_list(&list).unwrap_or_else(|_| Fields::new());
-        let response = OutgoingResponse::new(fields);
-        // Only statuses outside 100..=999 are refused, and callers never produce one.
-        let _ = response.set_status_code(status);
-        let body = response.body().ok();
-        let stream = body.as_ref().and_then(|b| b.write().ok());
+        let (response, body, stream) = response(status, headers);
         out.set(response);
         BodyWriter { stream, body }
     }
@@ -44,6 +53,21 @@ impl BodyWriter {
             }
             data = &data[n..];
         }
+        true
+    }
+
+    /// Writes all of `data` in one non-blocking write if the stream can take that much now;
+    /// false (nothing written) otherwise.
+    fn write_at_once(&mut self, data: &[u8]) -> bool {
+        let Some(stream) = &self.stream else {
+            return false;
+        };
+        let room = stream.check_write().unwrap_or(0);
+        if room < data.len() as u64 || stream.write(data).is_err() {
+            return false;
+        }
+        // Starts the flush; nothing waits on it (the body is finished right after).
+        let _ = stream.flush();
         true
     }
 
@@ -66,13 +90,33 @@ impl Drop for BodyWriter {
     }
 }
 
+/// Sends a whole answer. When the host can take the body in one write without blocking, the
+/// body is written and finished before the response is handed over, so the server can send
+/// headers and body together: Spin does not set `TCP_NODELAY` on its connections, and a second
+/// small write would wait for the client's delayed ACK (up to 40 ms).
+pub fn respond_whole(
+    out: ResponseOutparam,
+    status: u16,
+    headers: &[(String, String)],
+    data: &[u8],
+) {
+    let (response, body, stream) = response(status, headers);
+    let mut w = BodyWriter { stream, body };
+    if w.write_at_once(data) {
+        w.finish();
+        out.set(response);
+        return;
+    }
+    out.set(response);
+    w.write(data);
+    w.finish();
+}
+
 /// Sends a whole JSON answer.
 pub fn respond_json(out: ResponseOutparam, status: u16, body: &Value, extra: &[(String, String)]) {
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
     headers.extend_from_slice(extra);
-    let mut w = BodyWriter::start(out, status, &headers);
-    w.write(body.to_string().as_bytes());
-    w.finish();
+    respond_whole(out, status, &headers, body.to_string().as_bytes());
 }
 
 /// Sends an error as OpenAI error JSON, or Anthropic's when `anthropic` is set.

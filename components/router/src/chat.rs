@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use component_io::outbound::{for_each_chunk, read_all, response_header};
-use component_io::{respond_error, BodyWriter, Inbound};
+use component_io::{respond_error, respond_whole, BodyWriter, Inbound};
 use gateway_core::chat::ChatRequest;
 use gateway_core::config::{Config, Deployment};
 use gateway_core::relay::StreamRelay;
@@ -68,9 +68,7 @@ fn whole(response: IncomingResponse, d: &Deployment, ledger: &mut Ledger, out: R
             let usage = serde_json::from_slice::<Value>(&body)
                 .ok()
                 .and_then(|v| Usage::from_response(&v));
-            let mut w = BodyWriter::start(out, 200, &ledger.headers("application/json"));
-            w.write(&body);
-            w.finish();
+            respond_whole(out, 200, &ledger.headers("application/json"), &body);
             ledger.record(Some(d), usage, 200);
         }
         Err(t) => {
