@@ -205,7 +205,16 @@ pub fn check(
     })
 }
 
-/// Records usage: a spend log entry, tokens into the TPM window, cost into the key's spend.
+/// When a key was last used (the start of its latest recorded request, Unix ms).
+fn last_used(kv: &dyn Kv, key_id: &str) -> Result<Option<u64>, String> {
+    Ok(kv
+        .get(&format!("used/{key_id}"))?
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|t| t.parse().ok()))
+}
+
+/// Records usage: a spend log entry, tokens into the TPM window (unless that minute is already
+/// over for the key), cost into the key's spend; drops the key's previous-minute RPM/TPM counters.
 pub fn record_usage(
     kv: &dyn Kv,
     secrets: &Secrets,
@@ -218,11 +227,25 @@ pub fn record_usage(
     if usage.key_id == "master" {
         return Ok(());
     }
-    // Best effort, in its own key so it never races with admin updates of the record.
-    kv.set(&format!("used/{}", usage.key_id), at.to_string().as_bytes())?;
-    let tokens = i64::try_from(usage.prompt_tokens.saturating_add(usage.completion_tokens))
-        .unwrap_or(i64::MAX);
-    kv.increment(&format!("tpm/{}/{}", usage.key_id, at / 60_000), tokens)?;
+    let minute = at / 60_000;
+    let previous = last_used(kv, &usage.key_id)?;
+    // Last use never goes back (answers finish out of order). In its own key, so it never races
+    // with admin updates of the record.
+    if previous.is_none_or(|p| at >= p) {
+        kv.set(&format!("used/{}", usage.key_id), at.to_string().as_bytes())?;
+    }
+    let latest_minute = previous.map_or(minute, |p| (p / 60_000).max(minute));
+    if let Some(p) = previous.map(|p| p / 60_000).filter(|&p| p < minute) {
+        // A new minute has started for this key: the previous minute's RPM and TPM windows are
+        // never read again, so they go instead of piling up one pair per key per minute.
+        kv.delete(&format!("rpm/{}/{p}", usage.key_id))?;
+        kv.delete(&format!("tpm/{}/{p}", usage.key_id))?;
+    }
+    if minute == latest_minute {
+        let tokens = i64::try_from(usage.prompt_tokens.saturating_add(usage.completion_tokens))
+            .unwrap_or(i64::MAX);
+        kv.increment(&format!("tpm/{}/{minute}", usage.key_id), tokens)?;
+    }
     let micro = (usage.cost_usd * MICRO).round() as i64;
     kv.increment(&format!("spend/{}", usage.key_id), micro)?;
     if let Some(hash) = kv.get(&format!("keyid/{}", usage.key_id))? {
@@ -360,6 +383,59 @@ mod tests {
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
         assert_eq!(results.iter().filter(|ok| **ok).count(), 20);
+    }
+
+    #[test]
+    fn finished_minutes_leave_no_counters() {
+        let (kv, s) = setup(KeyRecord {
+            tpm_limit: Some(1_000),
+            rpm_limit: Some(1_000),
+            ..rec()
+        });
+        let usage = |at: u64| UsageRecord {
+            key_id: "k1".into(),
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            started_at_ms: at,
+            ..Default::default()
+        };
+        let counters = |kv: &MemoryKv| {
+            let mut k = kv.keys("rpm/").unwrap();
+            k.extend(kv.keys("tpm/").unwrap());
+            k.sort();
+            k
+        };
+        let m0 = NOW / 60_000;
+        assert!(check(&kv, &s, Some("sk-user"), "m", NOW).is_ok());
+        record_usage(&kv, &s, &usage(NOW), 0).unwrap();
+        assert_eq!(
+            counters(&kv),
+            [format!("rpm/k1/{m0}"), format!("tpm/k1/{m0}")]
+        );
+
+        // Next minute: the first recorded request drops minute 0's counters.
+        let later = NOW + 61_000;
+        assert!(check(&kv, &s, Some("sk-user"), "m", later).is_ok());
+        record_usage(&kv, &s, &usage(later), 1).unwrap();
+        let m1 = m0 + 1;
+        assert_eq!(
+            counters(&kv),
+            [format!("rpm/k1/{m1}"), format!("tpm/k1/{m1}")]
+        );
+
+        // A slow answer from minute 0 finishing now: its window is over, nothing is recreated,
+        // and the last use stays at the later request.
+        record_usage(&kv, &s, &usage(NOW + 5), 2).unwrap();
+        assert_eq!(
+            counters(&kv),
+            [format!("rpm/k1/{m1}"), format!("tpm/k1/{m1}")]
+        );
+        assert_eq!(last_used(&kv, "k1").unwrap(), Some(later));
+        assert_eq!(
+            kv.keys("log/").unwrap().len(),
+            3,
+            "every request is still logged"
+        );
     }
 
     #[test]
