@@ -4,7 +4,8 @@
 //!
 //! Key-value layout (all JSON unless noted; never a key in clear):
 //! - `key/<hmac-hex>` → [`KeyRecord`]; `keyid/<id>` → `<hmac-hex>` (admin lookups by id);
-//! - `rpm/<id>/<minute>`, `tpm/<id>/<minute>` → i64 counters (atomic increment);
+//! - `rpm/<id>/<minute>`, `tpm/<id>/<minute>` → i64 counters (atomic increment), deleted once the
+//!   key's next minute starts;
 //! - `spend/<id>` and `spend/<id>/<period>` → i64 micro-USD counters (atomic increment);
 //! - `log/<ms>/<id>/<n>` → [`UsageRecord`]; `used/<id>` → last use, Unix ms as text.
 
