@@ -5,7 +5,7 @@
 use gateway_core::{ApiError, ErrorType};
 use serde_json::{json, Map, Value};
 
-use crate::check::{spend_key, Secrets, UsageRecord, MICRO};
+use crate::check::{last_used, spend_key, Secrets, UsageRecord, MICRO};
 use crate::keys::{constant_time_eq, hash_key, parse_duration_s, KeyRecord};
 use crate::store::{counter, get_json, set_json, Kv};
 
@@ -191,11 +191,7 @@ fn view(ctx: &Context, r: &KeyRecord) -> Result<Value, ApiError> {
     let spend = counter(ctx.kv, &format!("spend/{}", r.id)).map_err(store_err)? as f64 / MICRO;
     let period_spend =
         counter(ctx.kv, &spend_key(r, ctx.now_ms)).map_err(store_err)? as f64 / MICRO;
-    let last_used: Option<u64> = ctx
-        .kv
-        .get(&format!("used/{}", r.id))
-        .map_err(store_err)?
-        .and_then(|v| String::from_utf8_lossy(&v).parse().ok());
+    let last_used = last_used(ctx.kv, &r.id).map_err(store_err)?;
     Ok(json!({
         "key_id": r.id, "key_name": format!("{}...", r.prefix), "key_alias": r.key_alias,
         "team_id": r.team_id, "user_id": r.user_id, "models": r.models,

@@ -206,7 +206,7 @@ pub fn check(
 }
 
 /// When a key was last used (the start of its latest recorded request, Unix ms).
-fn last_used(kv: &dyn Kv, key_id: &str) -> Result<Option<u64>, String> {
+pub(crate) fn last_used(kv: &dyn Kv, key_id: &str) -> Result<Option<u64>, String> {
     Ok(kv
         .get(&format!("used/{key_id}"))?
         .and_then(|b| String::from_utf8(b).ok())
@@ -234,14 +234,14 @@ pub fn record_usage(
     if previous.is_none_or(|p| at >= p) {
         kv.set(&format!("used/{}", usage.key_id), at.to_string().as_bytes())?;
     }
-    let latest_minute = previous.map_or(minute, |p| (p / 60_000).max(minute));
-    if let Some(p) = previous.map(|p| p / 60_000).filter(|&p| p < minute) {
+    let previous_minute = previous.map(|p| p / 60_000);
+    if let Some(p) = previous_minute.filter(|&p| p < minute) {
         // A new minute has started for this key: the previous minute's RPM and TPM windows are
         // never read again, so they go instead of piling up one pair per key per minute.
         kv.delete(&format!("rpm/{}/{p}", usage.key_id))?;
         kv.delete(&format!("tpm/{}/{p}", usage.key_id))?;
     }
-    if minute == latest_minute {
+    if previous_minute.is_none_or(|p| p <= minute) {
         let tokens = i64::try_from(usage.prompt_tokens.saturating_add(usage.completion_tokens))
             .unwrap_or(i64::MAX);
         kv.increment(&format!("tpm/{}/{minute}", usage.key_id), tokens)?;

@@ -91,8 +91,7 @@ pub fn by_status(provider: &str, status: u16, message: &str) -> ApiError {
     }
 }
 
-/// A short, printable excerpt of a non-JSON error body.
-/// The start of an upstream error body that carried no parsable message (300 characters at most).
+/// A short, printable excerpt (300 characters at most) of an error body with no parsable message.
 pub fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
