@@ -123,13 +123,14 @@ fn counted(inbound: &Inbound, config: &Config) -> Result<(Value, bool), ApiError
             true,
         ));
     }
+    let beta = beta_header(inbound);
     let (response, d) = provider::failover_among(&native, &request.model, |d| {
         if d.provider == Provider::Anthropic {
             return provider::post(
                 d,
                 "/messages/count_tokens",
                 &request.native_body(&d.upstream_model),
-                &beta_header(inbound),
+                &beta,
             );
         }
         let mut body = request.to_openai()?;
