@@ -35,6 +35,8 @@ pub struct ComponentDecl {
     pub allowed_outbound_hosts: Vec<String>,
     /// `key_value_stores` labels.
     pub key_value_stores: Vec<String>,
+    /// `sqlite_databases` labels.
+    pub sqlite_databases: Vec<String>,
     /// Component variables: name → template.
     pub variables: HashMap<String, String>,
     /// Dependencies: import name → dependency component id.
@@ -192,6 +194,10 @@ impl Manifest {
                     key_value_stores: strings(
                         c.get("key_value_stores"),
                         &format!("component {id}: key_value_stores"),
+                    )?,
+                    sqlite_databases: strings(
+                        c.get("sqlite_databases"),
+                        &format!("component {id}: sqlite_databases"),
                     )?,
                     variables: vars,
                     dependencies,

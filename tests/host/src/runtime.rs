@@ -1,7 +1,7 @@
 //! Compiling and running components: one fresh instance per request (like Spin), WASI 0.2 HTTP,
 //! Spin variables, local service chaining and `allowed_outbound_hosts` enforcement.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -23,7 +23,9 @@ use wasmtime_wasi_http::{
 use crate::allowlist::Allowlist;
 use crate::kv::Stores;
 use crate::manifest::{render, ComponentDecl, Manifest};
+use crate::runtime_config::RuntimeConfig;
 use crate::spin_bindings;
+use crate::sqlite::Location;
 
 /// Shared, append-only log of the host and its guests.
 pub type Logs = Arc<Mutex<Vec<String>>>;
@@ -45,6 +47,7 @@ pub struct Prepared {
     pub variables: HashMap<String, String>,
     allow: Allowlist,
     kv_labels: Vec<String>,
+    sqlite_labels: Vec<String>,
 }
 
 /// The loaded application.
@@ -55,6 +58,7 @@ pub struct App {
     /// Log lines.
     pub logs: Logs,
     stores: Stores,
+    sqlite: BTreeMap<String, Location>,
 }
 
 /// Per-instance state.
@@ -63,6 +67,8 @@ pub struct State {
     http: WasiHttpCtx,
     table: ResourceTable,
     hooks: Hooks,
+    /// Open SQLite connections of this instance.
+    pub sqlite_connections: usize,
 }
 
 /// Outbound HTTP policy of one instance.
@@ -85,6 +91,20 @@ impl State {
     /// Whether this component may open a key-value store label.
     pub fn kv_allowed(&self, label: &str) -> bool {
         self.hooks.component.kv_labels.iter().any(|l| l == label)
+    }
+
+    /// Whether this component may open a SQLite database label (its `sqlite_databases`).
+    pub fn sqlite_allowed(&self, label: &str) -> bool {
+        self.hooks
+            .component
+            .sqlite_labels
+            .iter()
+            .any(|l| l == label)
+    }
+
+    /// Where a SQLite database label lives, if it is defined.
+    pub fn sqlite_location(&self, label: &str) -> Option<Location> {
+        self.hooks.app.sqlite.get(label).cloned()
     }
 
     /// The host's key-value stores.
@@ -241,8 +261,15 @@ impl App {
     pub fn load(
         manifest: &Manifest,
         variables: &HashMap<String, String>,
+        runtime_config: &RuntimeConfig,
         logs: Logs,
     ) -> Result<Arc<App>> {
+        let mut ids: Vec<&String> = manifest.components.keys().collect();
+        ids.sort();
+        for id in ids {
+            let c = &manifest.components[id];
+            runtime_config.check_component(id, &c.key_value_stores, &c.sqlite_databases)?;
+        }
         let engine = engine()?;
         let mut linker: Linker<State> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wt)?;
@@ -263,6 +290,16 @@ impl App {
         )
         .map_err(wt)?;
         spin_bindings::wasi::keyvalue::atomics::add_to_linker::<State, HasSelf<State>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(wt)?;
+        spin_bindings::spin::sqlite::sqlite::add_to_linker::<State, HasSelf<State>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(wt)?;
+        spin_bindings::fermyon::spin::sqlite::add_to_linker::<State, HasSelf<State>>(
             &mut linker,
             |s| s,
         )
@@ -329,7 +366,10 @@ impl App {
                     pre,
                     variables: vars,
                     allow,
+                    // A composed dependency runs with these too
+                    // (dependencies_inherit_configuration).
                     kv_labels: decl.key_value_stores.clone(),
+                    sqlite_labels: decl.sqlite_databases.clone(),
                 }),
             );
         }
@@ -338,6 +378,7 @@ impl App {
             components,
             logs,
             stores: Stores::default(),
+            sqlite: runtime_config.sqlite_databases.clone(),
         }))
     }
 
@@ -366,6 +407,7 @@ impl App {
                     app: self.clone(),
                     component: component.clone(),
                 },
+                sqlite_connections: 0,
             },
         );
         let (tx, rx) = tokio::sync::oneshot::channel();
