@@ -3,7 +3,7 @@ base_url and key: natively on an Anthropic model, translated on an OpenAI model.
 
 import anthropic
 import pytest
-from conftest import MASTER_KEY
+from hosts import MASTER_KEY
 
 WEATHER_TOOL = {
     "name": "get_weather",

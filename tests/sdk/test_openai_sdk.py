@@ -4,7 +4,7 @@ import json
 
 import openai
 import pytest
-from conftest import MASTER_KEY
+from hosts import MASTER_KEY
 
 MODELS = ["gpt-test", "llama-test", "claude-test", "gemini-test"]
 
