@@ -5,11 +5,20 @@ use serde_json::Value;
 use spin_sdk::http::{Fields, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use wasi::io::streams::OutputStream;
 
+use crate::outbound::write_at_once;
+
 /// Largest write WASI allows in one `blocking-write-and-flush`.
 const MAX_WRITE: usize = 4096;
 
 /// A response body being written; finishing (or dropping) it ends the response.
+///
+/// The status and headers are handed to the host only together with the first chunk of the body
+/// (or with its end, if nothing is written): Spin does not set `TCP_NODELAY` on the connections it
+/// accepts, so a response head sent on its own makes the first chunk wait (Nagle) for the
+/// client's delayed ACK of the head, up to 40 ms added to the time to first token.
 pub struct BodyWriter {
+    /// The response not handed over yet, with where it goes.
+    pending: Option<(ResponseOutparam, OutgoingResponse)>,
     stream: Option<OutputStream>,
     body: Option<OutgoingBody>,
 }
@@ -33,15 +42,38 @@ fn response(
 }
 
 impl BodyWriter {
-    /// Sends the status and headers and returns a writer for the body.
+    /// Prepares the status and headers and returns a writer for the body. They are sent with
+    /// the first non-empty chunk written, or when the body ends.
     pub fn start(out: ResponseOutparam, status: u16, headers: &[(String, String)]) -> BodyWriter {
         let (response, body, stream) = response(status, headers);
-        out.set(response);
-        BodyWriter { stream, body }
+        BodyWriter {
+            pending: Some((out, response)),
+            stream,
+            body,
+        }
+    }
+
+    /// Hands the response over to the host, if not done yet.
+    fn hand_over(&mut self) {
+        if let Some((out, response)) = self.pending.take() {
+            out.set(response);
+        }
     }
 
     /// Writes and flushes a chunk. Returns false once the client has gone away.
     pub fn write(&mut self, mut data: &[u8]) -> bool {
+        if data.is_empty() {
+            return self.stream.is_some();
+        }
+        if self.pending.is_some() {
+            // The first chunk goes into the body before the head is handed over, so the host
+            // sends both in one write.
+            let at_once = self.write_at_once(data);
+            self.hand_over();
+            if at_once {
+                return true;
+            }
+        }
         let Some(stream) = &self.stream else {
             return false;
         };
@@ -59,19 +91,12 @@ impl BodyWriter {
     /// Writes all of `data` in one non-blocking write if the stream can take that much now;
     /// false (nothing written) otherwise.
     fn write_at_once(&mut self, data: &[u8]) -> bool {
-        let Some(stream) = &self.stream else {
-            return false;
-        };
-        let room = stream.check_write().unwrap_or(0);
-        if room < data.len() as u64 || stream.write(data).is_err() {
-            return false;
-        }
-        // Starts the flush; nothing waits on it (the body is finished right after).
-        let _ = stream.flush();
-        true
+        self.stream
+            .as_ref()
+            .is_some_and(|stream| write_at_once(stream, data))
     }
 
-    /// Ends the body.
+    /// Ends the body (and sends the response head with it if no chunk was written).
     pub fn finish(mut self) {
         self.close();
     }
@@ -81,6 +106,7 @@ impl BodyWriter {
         if let Some(body) = self.body.take() {
             let _ = OutgoingBody::finish(body, None);
         }
+        self.hand_over();
     }
 }
 
@@ -100,14 +126,12 @@ pub fn respond_whole(
     headers: &[(String, String)],
     data: &[u8],
 ) {
-    let (response, body, stream) = response(status, headers);
-    let mut w = BodyWriter { stream, body };
+    let mut w = BodyWriter::start(out, status, headers);
     if w.write_at_once(data) {
+        // Body and end go with the head.
         w.finish();
-        out.set(response);
         return;
     }
-    out.set(response);
     w.write(data);
     w.finish();
 }

@@ -126,6 +126,9 @@ pub async fn start_on(addr: SocketAddr, config: MockConfig) -> anyhow::Result<Mo
     let shared = state.clone();
     let task = tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
+            // As the providers' own front ends do: without it a streamed answer's first event
+            // waits (Nagle) for the gateway's delayed ACK of the response head.
+            let _ = stream.set_nodelay(true);
             let state = shared.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
