@@ -148,7 +148,13 @@ pub async fn start_with(config: HostConfig, options: HostOptions) -> Result<Runn
         .iter()
         .map(|r| (r.pattern.clone(), r.component.clone()))
         .collect();
-    let task = tokio::spawn(server::run(listener, app, routes, config.tcp_nodelay));
+    let mut info = serde_json::Map::new();
+    info.insert("name".into(), manifest.name.clone().into());
+    if let Some(version) = &manifest.version {
+        info.insert("version".into(), version.clone().into());
+    }
+    let info = serde_json::to_string_pretty(&info)?;
+    let task = tokio::spawn(server::run(listener, app, routes, config.tcp_nodelay, info));
     Ok(RunningHost {
         addr,
         logs,

@@ -46,6 +46,10 @@ pub struct ComponentDecl {
 /// The parsed manifest.
 #[derive(Debug, Clone)]
 pub struct Manifest {
+    /// `[application] name` and `version` (what Spin's `/.well-known/spin/info` shows).
+    pub name: String,
+    /// `[application] version`, if any.
+    pub version: Option<String>,
     /// App variables.
     pub variables: HashMap<String, VariableDecl>,
     /// HTTP triggers: route and component id.
@@ -209,7 +213,19 @@ impl Manifest {
                 bail!("trigger refers to unknown component {c}");
             }
         }
+        let application = root.get("application");
+        let name = application
+            .and_then(|a| a.get("name"))
+            .and_then(Value::as_str)
+            .context("[application] name is required")?
+            .to_string();
+        let version = application
+            .and_then(|a| a.get("version"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
         Ok(Manifest {
+            name,
+            version,
             variables,
             triggers,
             components,

@@ -1,5 +1,9 @@
 //! The public HTTP listener: Spin's route matching (private routes never match), Spin's request
-//! headers, and Spin's answers when nothing matches (404, empty) or a guest fails (500, text).
+//! headers, Spin's answers when nothing matches (404, empty) or a guest fails (500, text), Spin's
+//! well-known paths (`/.well-known/spin/health` and `/info`, before any route), and Spin's
+//! handling of a request without an authority: a `Host` naming a service-chaining host
+//! (`x.spin.internal`) is removed first, and a request left without `Host` (nor an absolute URI),
+//! or whose `Host` disagrees with its URI, fails its connection with no response at all.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -51,6 +55,38 @@ pub fn public_routes(triggers: &[(RouteSpec, String)]) -> Vec<Route> {
         .collect()
 }
 
+/// Spin's well-known paths, answered before routing.
+const WELL_KNOWN_PREFIX: &str = "/.well-known/spin/";
+
+/// Whether `host` (`[name].spin.internal[:port]`) is a service-chaining host, as Spin parses it.
+pub fn is_service_chaining_host(host: &str) -> bool {
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    host.split_once('.')
+        .is_some_and(|(_, rest)| rest == "spin.internal")
+}
+
+/// The request's authority as Spin determines it: from `Host` or the URI, which must agree.
+fn authority(parts: &http::request::Parts) -> Result<http::uri::Authority, anyhow::Error> {
+    let header = parts
+        .headers
+        .get(http::header::HOST)
+        .map(|h| {
+            h.to_str()
+                .map_err(|_| anyhow::anyhow!("'Host' header is not valid UTF-8"))?
+                .parse::<http::uri::Authority>()
+                .map_err(|_| anyhow::anyhow!("'Host' header contains an invalid authority"))
+        })
+        .transpose()?;
+    match (header, parts.uri.authority().cloned()) {
+        (None, None) => Err(anyhow::anyhow!("no 'Host' header present in request")),
+        (Some(a), None) | (None, Some(a)) => Ok(a),
+        (Some(a), Some(b)) if a == b => Ok(a),
+        _ => Err(anyhow::anyhow!(
+            "authority in 'Host' header does not match authority in URI"
+        )),
+    }
+}
+
 fn text(status: u16, body: String) -> http::Response<HyperOutgoingBody> {
     let mut r = http::Response::new(
         Full::new(Bytes::from(body))
@@ -65,33 +101,50 @@ fn text(status: u16, body: String) -> http::Response<HyperOutgoingBody> {
 async fn handle(
     app: Arc<App>,
     routes: Arc<Vec<Route>>,
-    listen: SocketAddr,
+    info: Arc<String>,
     client: SocketAddr,
-    req: http::Request<Incoming>,
-) -> http::Response<HyperOutgoingBody> {
+    mut req: http::Request<Incoming>,
+) -> Result<http::Response<HyperOutgoingBody>, anyhow::Error> {
+    if req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(is_service_chaining_host)
+    {
+        req.headers_mut().remove(http::header::HOST);
+    }
     let path = req.uri().path().to_string();
+    if let Some(well_known) = path.strip_prefix(WELL_KNOWN_PREFIX) {
+        return Ok(match well_known {
+            "health" => text(200, "OK".into()),
+            "info" => {
+                let mut r = text(200, info.to_string());
+                r.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                );
+                r
+            }
+            _ => text(404, String::new()),
+        });
+    }
     let best = routes
         .iter()
         .filter_map(|r| r.matches(&path).map(|m| (m, r)))
         .max_by_key(|((len, exact), _)| (*exact, *len));
     let Some((_, route)) = best else {
-        return text(404, String::new());
+        return Ok(text(404, String::new()));
     };
     let Some(component) = app.components.get(&route.component).cloned() else {
-        return text(404, String::new());
+        return Ok(text(404, String::new()));
     };
     let (mut parts, body) = req.into_parts();
+    let host = authority(&parts)?.to_string();
     let path_and_query = parts
         .uri
         .path_and_query()
         .map(|p| p.to_string())
         .unwrap_or_else(|| "/".into());
-    let host = parts
-        .headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .unwrap_or_else(|| listen.to_string());
     let full = format!("http://{host}{path_and_query}");
     if let Ok(uri) = full.parse() {
         parts.uri = uri;
@@ -113,37 +166,86 @@ async fn handle(
         }
     }
     let request = http::Request::from_parts(parts, body);
-    match app.serve(component, request).await {
+    Ok(match app.serve(component, request).await {
         Ok(response) => response,
         Err(e) => {
             log(&app.logs, format!("[{}] ERROR {e:#}", route.component));
             text(500, format!("{e:#}"))
         }
-    }
+    })
 }
 
 /// Accepts connections until the task is aborted.
-pub async fn run(listener: TcpListener, app: Arc<App>, routes: Vec<Route>, tcp_nodelay: bool) {
-    let listen = listener
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+/// `info` is the JSON body of `/.well-known/spin/info`.
+pub async fn run(
+    listener: TcpListener,
+    app: Arc<App>,
+    routes: Vec<Route>,
+    tcp_nodelay: bool,
+    info: String,
+) {
     let routes = Arc::new(routes);
+    let info = Arc::new(info);
     while let Ok((stream, client)) = listener.accept().await {
         if tcp_nodelay {
             let _ = stream.set_nodelay(true);
         }
         let app = app.clone();
         let routes = routes.clone();
+        let info = info.clone();
         tokio::spawn(async move {
+            let logs = app.logs.clone();
             let service = hyper::service::service_fn(move |req| {
-                let app = app.clone();
-                let routes = routes.clone();
-                async move { Ok::<_, Infallible>(handle(app, routes, listen, client, req).await) }
+                handle(app.clone(), routes.clone(), info.clone(), client, req)
             });
-            let _ = hyper::server::conn::http1::Builder::new()
+            // A handler error fails the connection without a response, as in Spin.
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(stream), service)
-                .await;
+                .await
+            {
+                log(&logs, format!("WARN Error serving HTTP connection: {e:?}"));
+            }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_chaining_hosts_as_spin_parses_them() {
+        assert!(is_service_chaining_host("provider-openai.spin.internal"));
+        assert!(is_service_chaining_host("x.spin.internal:80"));
+        assert!(!is_service_chaining_host("a.b.spin.internal"));
+        assert!(!is_service_chaining_host("spin.internal"));
+        assert!(!is_service_chaining_host("x.SPIN.internal"));
+        assert!(!is_service_chaining_host("127.0.0.1:3000"));
+    }
+
+    #[test]
+    fn authority_from_host_or_uri_which_must_agree() {
+        let parts = |uri: &str, host: Option<&str>| {
+            let mut b = http::Request::builder().uri(uri);
+            if let Some(h) = host {
+                b = b.header("host", h);
+            }
+            b.body(()).unwrap().into_parts().0
+        };
+        assert_eq!(
+            authority(&parts("/x", Some("a:1"))).unwrap().as_str(),
+            "a:1"
+        );
+        assert_eq!(
+            authority(&parts("http://b:2/x", None)).unwrap().as_str(),
+            "b:2"
+        );
+        assert!(authority(&parts("/x", None))
+            .unwrap_err()
+            .to_string()
+            .contains("no 'Host' header"));
+        assert!(authority(&parts("http://b:2/x", Some("a:1"))).is_err());
+        assert!(authority(&parts("/x", Some("bad host"))).is_err());
     }
 }
