@@ -1,5 +1,5 @@
 //! The public HTTP listener: Spin's route matching (private routes never match), Spin's request
-//! headers, Spin's answers when nothing matches (404, empty) or a guest fails (500, text), Spin's
+//! headers, Spin's answers when nothing matches (404, empty) or a guest fails (500, empty), Spin's
 //! well-known paths (`/.well-known/spin/health` and `/info`, before any route), and Spin's
 //! handling of a request without an authority: a `Host` naming a service-chaining host
 //! (`x.spin.internal`) is removed first, and a request left without `Host` (nor an absolute URI),
@@ -169,8 +169,16 @@ async fn handle(
     Ok(match app.serve(component, request).await {
         Ok(response) => response,
         Err(e) => {
-            log(&app.logs, format!("[{}] ERROR {e:#}", route.component));
-            text(500, format!("{e:#}"))
+            // Spin 3.6 and 4.0 answer a guest that traps or answers with an error code with an
+            // empty 500, and log the error.
+            log(
+                &app.logs,
+                format!(
+                    "[{}] ERROR Error processing request: {e:#}",
+                    route.component
+                ),
+            );
+            text(500, String::new())
         }
     })
 }

@@ -5,8 +5,8 @@ wasmtime::component::bindgen!({
     world: "host",
     imports: {
         // Spin runs SQLite work on a blocking thread; these are async so this host can too.
-        "spin:sqlite/sqlite": async,
-        "fermyon:spin/sqlite": async,
+        "spin:sqlite/sqlite": async | trappable,
+        "fermyon:spin/sqlite": async | trappable,
     },
     with: {
         "fermyon:spin/key-value.store": crate::kv::Handle,

@@ -5,6 +5,7 @@
 //! every SQLite error reported as `io(<rusqlite's message>)`, and results capped at Spin's 128 MiB.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::spin_bindings::spin::sqlite::sqlite::{Error, QueryResult, RowResult, Value};
@@ -25,7 +26,14 @@ pub enum Location {
 pub struct Connection {
     location: Location,
     db: OnceLock<Arc<Mutex<rusqlite::Connection>>>,
+    /// Spin panics on a text value that is not UTF-8 while it holds the connection's lock: that
+    /// query fails with `io("internal runtime error")`, and the connection is poisoned (later
+    /// queries fail the same way; `changes` and `last-insert-rowid` trap the instance).
+    poisoned: AtomicBool,
 }
+
+/// What Spin reports when its blocking query task panicked.
+const PANICKED: &str = "internal runtime error";
 
 fn io(e: impl std::fmt::Display) -> Error {
     Error::Io(e.to_string())
@@ -37,7 +45,13 @@ impl Connection {
         Connection {
             location,
             db: OnceLock::new(),
+            poisoned: AtomicBool::new(false),
         }
+    }
+
+    /// Whether a query panicked in Spin on this connection (see [`Connection`]).
+    pub fn poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Relaxed)
     }
 
     fn db(&self) -> Result<Arc<Mutex<rusqlite::Connection>>, Error> {
@@ -69,6 +83,9 @@ impl Connection {
         parameters: Vec<Value>,
         max_bytes: usize,
     ) -> Result<QueryResult, Error> {
+        if self.poisoned() {
+            return Err(io(PANICKED));
+        }
         let db = self.db()?;
         let db = db.lock().unwrap_or_else(|e| e.into_inner());
         let mut statement = db.prepare_cached(sql).map_err(io)?;
@@ -99,11 +116,13 @@ impl Connection {
                     Ok(rusqlite::types::ValueRef::Null) => Value::Null,
                     Ok(rusqlite::types::ValueRef::Integer(i)) => Value::Integer(i),
                     Ok(rusqlite::types::ValueRef::Real(r)) => Value::Real(r),
-                    Ok(rusqlite::types::ValueRef::Text(t)) => Value::Text(
-                        // Spin panics on a text column that is not UTF-8; its blocking task then
-                        // reports this.
-                        String::from_utf8(t.to_vec()).map_err(|_| io("internal runtime error"))?,
-                    ),
+                    Ok(rusqlite::types::ValueRef::Text(t)) => match String::from_utf8(t.to_vec()) {
+                        Ok(t) => Value::Text(t),
+                        Err(_) => {
+                            self.poisoned.store(true, Ordering::Relaxed);
+                            return Err(io(PANICKED));
+                        }
+                    },
                     Ok(rusqlite::types::ValueRef::Blob(b)) => Value::Blob(b.to_vec()),
                 };
                 size += value_size(&value);
@@ -225,6 +244,17 @@ mod tests {
                 .values
                 .len(),
             1
+        );
+        // Text that is not UTF-8 poisons the connection, as Spin's panic does.
+        let bad = Connection::new(Location::InMemory);
+        assert_eq!(
+            text(q(&bad, "SELECT CAST(x'ff' AS TEXT)", vec![]).unwrap_err()),
+            "internal runtime error"
+        );
+        assert!(bad.poisoned());
+        assert_eq!(
+            text(q(&bad, "SELECT 1", vec![]).unwrap_err()),
+            "internal runtime error"
         );
         // An empty statement (or only a comment) prepares to nothing, which rusqlite then steps:
         // SQLite's misuse error, as Spin answers it.

@@ -70,12 +70,23 @@ async fn query(
 
 impl v3::Host for State {}
 
+/// A connection Spin would have poisoned traps the instance where Spin's host panics.
+fn usable(conn: &Connection) -> Wt<&Connection> {
+    if conn.poisoned() {
+        wasmtime::bail!("host panicked: the connection's lock is poisoned (as in Spin)");
+    }
+    Ok(conn)
+}
+
 impl v3::HostConnection for State {
-    async fn open(&mut self, database: String) -> Result<Resource<SqliteConnection>, v3::Error> {
-        let conn = self.sqlite_open(&database)?;
-        self.table_mut()
-            .push(SqliteConnection(conn))
-            .map_err(|e| v3::Error::Io(e.to_string()))
+    async fn open(
+        &mut self,
+        database: String,
+    ) -> Wt<Result<Resource<SqliteConnection>, v3::Error>> {
+        Ok(match self.sqlite_open(&database) {
+            Ok(conn) => Ok(self.table_mut().push(SqliteConnection(conn))?),
+            Err(e) => Err(e),
+        })
     }
 
     async fn execute(
@@ -83,28 +94,19 @@ impl v3::HostConnection for State {
         h: Resource<SqliteConnection>,
         statement: String,
         parameters: Vec<v3::Value>,
-    ) -> Result<v3::QueryResult, v3::Error> {
-        let conn = self
-            .table_ref()
-            .get(&h)
-            .map(|c| c.0.clone())
-            .map_err(|_| v3::Error::InvalidConnection)?;
-        query(conn, statement, parameters).await
+    ) -> Wt<Result<v3::QueryResult, v3::Error>> {
+        let conn = self.table_ref().get(&h)?.0.clone();
+        Ok(query(conn, statement, parameters).await)
     }
 
-    async fn last_insert_rowid(&mut self, h: Resource<SqliteConnection>) -> i64 {
-        // Spin traps on an invalid handle; wasmtime's table cannot hand one out here.
-        match self.table_ref().get(&h) {
-            Ok(c) => c.0.last_insert_rowid().unwrap_or(0),
-            Err(_) => 0,
-        }
+    async fn last_insert_rowid(&mut self, h: Resource<SqliteConnection>) -> Wt<i64> {
+        let conn = self.table_ref().get(&h)?.0.clone();
+        Ok(usable(&conn)?.last_insert_rowid().unwrap_or(0))
     }
 
-    async fn changes(&mut self, h: Resource<SqliteConnection>) -> u64 {
-        match self.table_ref().get(&h) {
-            Ok(c) => c.0.changes().unwrap_or(0),
-            Err(_) => 0,
-        }
+    async fn changes(&mut self, h: Resource<SqliteConnection>) -> Wt<u64> {
+        let conn = self.table_ref().get(&h)?.0.clone();
+        Ok(usable(&conn)?.changes().unwrap_or(0))
     }
 
     async fn drop(&mut self, h: Resource<SqliteConnection>) -> Wt<()> {
@@ -150,11 +152,11 @@ impl v2::HostConnection for State {
     async fn open(
         &mut self,
         database: String,
-    ) -> Result<Resource<LegacySqliteConnection>, v2::Error> {
-        let conn = self.sqlite_open(&database).map_err(to_v2_error)?;
-        self.table_mut()
-            .push(LegacySqliteConnection(conn))
-            .map_err(|e| v2::Error::Io(e.to_string()))
+    ) -> Wt<Result<Resource<LegacySqliteConnection>, v2::Error>> {
+        Ok(match self.sqlite_open(&database) {
+            Ok(conn) => Ok(self.table_mut().push(LegacySqliteConnection(conn))?),
+            Err(e) => Err(to_v2_error(e)),
+        })
     }
 
     async fn execute(
@@ -162,20 +164,19 @@ impl v2::HostConnection for State {
         h: Resource<LegacySqliteConnection>,
         statement: String,
         parameters: Vec<v2::Value>,
-    ) -> Result<v2::QueryResult, v2::Error> {
-        let conn = self
-            .table_ref()
-            .get(&h)
-            .map(|c| c.0.clone())
-            .map_err(|_| v2::Error::InvalidConnection)?;
-        let result = query(
+    ) -> Wt<Result<v2::QueryResult, v2::Error>> {
+        let conn = self.table_ref().get(&h)?.0.clone();
+        let result = match query(
             conn,
             statement,
             parameters.into_iter().map(from_v2_value).collect(),
         )
         .await
-        .map_err(to_v2_error)?;
-        Ok(v2::QueryResult {
+        {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(to_v2_error(e))),
+        };
+        Ok(Ok(v2::QueryResult {
             columns: result.columns,
             rows: result
                 .rows
@@ -184,7 +185,7 @@ impl v2::HostConnection for State {
                     values: r.values.into_iter().map(to_v2_value).collect(),
                 })
                 .collect(),
-        })
+        }))
     }
 
     async fn drop(&mut self, h: Resource<LegacySqliteConnection>) -> Wt<()> {
