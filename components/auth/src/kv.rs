@@ -1,16 +1,31 @@
-//! [`auth_core::Kv`] on Spin's `default` key-value store (`wasi:keyvalue` store and atomics).
+//! [`auth_core::Kv`] on Spin's key-value stores (`wasi:keyvalue` store and atomics): `default`,
+//! shared by replicas (keys, limits, budgets), and `local`, each replica's in-memory store (the
+//! request-log queue).
 
 use spin_sdk::wit::wasi::keyvalue::{atomics, store};
 
-/// The `default` store.
-pub struct Store(store::Bucket);
+/// A store, opened on first use: a request that needs no store (the master key, a key without
+/// limits) never opens the shared one.
+pub struct Store {
+    label: &'static str,
+    bucket: std::cell::OnceCell<store::Bucket>,
+}
 
 impl Store {
-    /// Opens the `default` store.
-    pub fn open() -> Result<Store, String> {
-        store::open("default")
-            .map(Store)
-            .map_err(|e| format!("{e:?}"))
+    /// The store `label`, not opened yet.
+    pub fn new(label: &'static str) -> Store {
+        Store {
+            label,
+            bucket: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn bucket(&self) -> Result<&store::Bucket, String> {
+        if let Some(b) = self.bucket.get() {
+            return Ok(b);
+        }
+        let b = store::open(self.label).map_err(|e| format!("store `{}`: {e:?}", self.label))?;
+        Ok(self.bucket.get_or_init(|| b))
     }
 }
 
@@ -20,22 +35,22 @@ fn err(e: store::Error) -> String {
 
 impl auth_core::Kv for Store {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
-        self.0.get(key).map_err(err)
+        self.bucket()?.get(key).map_err(err)
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), String> {
-        self.0.set(key, value).map_err(err)
+        self.bucket()?.set(key, value).map_err(err)
     }
 
     fn delete(&self, key: &str) -> Result<(), String> {
-        self.0.delete(key).map_err(err)
+        self.bucket()?.delete(key).map_err(err)
     }
 
     fn keys(&self, prefix: &str) -> Result<Vec<String>, String> {
         let mut out = Vec::new();
         let mut cursor = None;
         loop {
-            let page = self.0.list_keys(cursor.as_deref()).map_err(err)?;
+            let page = self.bucket()?.list_keys(cursor.as_deref()).map_err(err)?;
             out.extend(page.keys.into_iter().filter(|k| k.starts_with(prefix)));
             match page.cursor {
                 Some(c) => cursor = Some(c),
@@ -45,6 +60,6 @@ impl auth_core::Kv for Store {
     }
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, String> {
-        atomics::increment(&self.0, key, delta).map_err(err)
+        atomics::increment(self.bucket()?, key, delta).map_err(err)
     }
 }

@@ -1,12 +1,14 @@
 //! The auth component. It is not an HTTP component: the router imports its WIT interfaces and
 //! Spin composes the two (`[component.router.dependencies]`), so it runs with the router's
-//! configuration: the `default` key-value store and the variables `master_key` and `key_pepper`.
+//! configuration: the `default` key-value store, the `default` SQLite database (the request log)
+//! and the variables `master_key` and `key_pepper`.
 
 mod kv;
+mod sql;
 
 use auth_core::admin::{self, Context, Request};
 use auth_core::check::{self, Secrets};
-use auth_core::UsageRecord;
+use auth_core::{Meters, UsageRecord};
 use spin_sdk::variables;
 
 mod bindings {
@@ -51,8 +53,13 @@ impl wit_auth::Guest for Auth {
             master_key: &master_key,
             pepper: &pepper,
         };
-        let store = kv::Store::open().map_err(D::StoreError)?;
-        match check::check(&store, &secrets, key.as_deref(), &model, now_ms()) {
+        match check::check(
+            &kv::Store::new("default"),
+            &secrets,
+            key.as_deref(),
+            &model,
+            now_ms(),
+        ) {
             Ok(g) => Ok(wit_auth::Grant {
                 key_id: g.key_id,
                 key_alias: g.key_alias,
@@ -60,6 +67,10 @@ impl wit_auth::Guest for Auth {
                 is_master: g.is_master,
                 models: g.models,
                 limits: limits(g.limits),
+                meters: wit_auth::Meters {
+                    tpm: g.meters.tpm,
+                    spend_counter: g.meters.spend_counter,
+                },
             }),
             Err(denial) => Err(match denial {
                 check::Denial::NoMasterKey => D::NoMasterKey,
@@ -75,14 +86,14 @@ impl wit_auth::Guest for Auth {
     }
 
     fn record_usage(u: wit_auth::Usage) -> Result<(), String> {
-        let (master_key, pepper) = (secret("master_key"), secret("key_pepper"));
-        let secrets = Secrets {
-            master_key: &master_key,
-            pepper: &pepper,
+        let meters = Meters {
+            tpm: u.meters.tpm,
+            spend_counter: u.meters.spend_counter,
         };
-        let store = kv::Store::open()?;
         let record = UsageRecord {
             key_id: u.key_id,
+            key_alias: u.key_alias,
+            team: u.team,
             model: u.model,
             upstream_model: u.upstream_model,
             provider: u.provider,
@@ -97,10 +108,13 @@ impl wit_auth::Guest for Auth {
             stream: u.stream,
             started_at_ms: u.started_at_ms,
         };
-        check::record_usage(
-            &store,
-            &secrets,
+        auth_core::record_usage(
+            &kv::Store::new("default"),
+            &kv::Store::new("local"),
+            &sql::Log::open_boxed,
             &record,
+            &meters,
+            now_ms(),
             wasi::random::random::get_random_u64(),
         )
     }
@@ -114,18 +128,27 @@ impl wit_admin::Guest for Auth {
             body,
             headers: Vec::new(),
         };
-        let store = match kv::Store::open() {
-            Ok(s) => s,
+        let store = kv::Store::new("default");
+        let log = match sql::Log::open() {
+            Ok(l) => l,
             Err(e) => return answer(500, serde_error(&e)),
         };
+        // Queries see every request this replica has finished.
+        let now = now_ms();
+        if let Err(e) =
+            auth_core::log_queue::flush_all(&kv::Store::new("local"), &sql::Log::open_boxed, now)
+        {
+            eprintln!("{e}");
+        }
         let mut random = wasi::random::random::get_random_u64;
         let mut ctx = Context {
             kv: &store,
+            log: &log,
             secrets: Secrets {
                 master_key: &master_key,
                 pepper: &pepper,
             },
-            now_ms: now_ms(),
+            now_ms: now,
             random: &mut random,
         };
         let (status, body) = admin::handle(

@@ -69,6 +69,9 @@ impl Ledger {
         let usage = usage.unwrap_or_default();
         gate::record(&gate::Usage {
             key_id: self.grant.key_id.clone(),
+            key_alias: self.grant.key_alias.clone(),
+            team: self.grant.team.clone(),
+            meters: self.grant.meters.clone(),
             model: self.model.clone(),
             upstream_model: d.map(|d| d.upstream_model.clone()).unwrap_or_default(),
             provider: d.map(|d| d.provider.name().to_string()).unwrap_or_default(),

@@ -1,6 +1,7 @@
 //! The router: the gateway's public routes (`/v1/...` and the same paths without `/v1`).
 //! It holds no provider key and reaches only the provider components (`*.spin.internal`).
 
+mod admission;
 mod chat;
 mod config_source;
 mod gate;
@@ -29,13 +30,13 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
             respond_json(out, status, &body, &[])
         }
         Route::Admin(path) => gate::admin(&inbound, &path, out),
-        Route::ChatCompletions => with_config(out, false, |config, out| {
+        Route::ChatCompletions => with_admitted(out, false, |config, out| {
             chat::handle(&inbound, config, out)
         }),
-        Route::Messages => with_config(out, true, |config, out| {
+        Route::Messages => with_admitted(out, true, |config, out| {
             messages::handle(&inbound, config, out)
         }),
-        Route::CountTokens => with_config(out, true, |config, out| {
+        Route::CountTokens => with_admitted(out, true, |config, out| {
             messages::count_tokens(&inbound, config, out)
         }),
         Route::ListModels => with_config(out, false, |config, out| {
@@ -61,6 +62,21 @@ fn with_config(out: ResponseOutparam, anthropic: bool, f: impl FnOnce(&Config, R
         Ok(config) => f(&config, out),
         Err(e) => respond_error(out, &ApiError::from(e), anthropic),
     }
+}
+
+/// [`with_config`] for routes that call a provider: the request must first get a slot among
+/// those in flight ([`admission`]), which it holds until `f` has answered and recorded.
+fn with_admitted(
+    out: ResponseOutparam,
+    anthropic: bool,
+    f: impl FnOnce(&Config, ResponseOutparam),
+) {
+    with_config(out, anthropic, |config, out| {
+        match admission::admit(config.max_parallel_requests) {
+            Ok(_slot) => f(config, out),
+            Err(e) => respond_error(out, &e, anthropic),
+        }
+    })
 }
 
 /// Sends a JSON body, or the error.

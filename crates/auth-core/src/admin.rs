@@ -5,9 +5,11 @@
 use gateway_core::{ApiError, ErrorType};
 use serde_json::{json, Map, Value};
 
-use crate::check::{last_used, spend_key, Secrets, UsageRecord, MICRO};
+use crate::check::{spend_key, Secrets, MICRO};
 use crate::keys::{constant_time_eq, hash_key, parse_duration_s, KeyRecord};
-use crate::store::{counter, get_json, set_json, Kv};
+use crate::request_log::{self, LogQuery};
+use crate::sql::Sql;
+use crate::store::{get_json, read_counter, set_json, Kv};
 
 /// One admin request.
 pub struct Request<'a> {
@@ -27,6 +29,8 @@ pub struct Request<'a> {
 pub struct Context<'a> {
     /// The store.
     pub kv: &'a dyn Kv,
+    /// The request log.
+    pub log: &'a dyn Sql,
     /// Master key and pepper.
     pub secrets: Secrets<'a>,
     /// Unix ms.
@@ -187,11 +191,16 @@ fn apply(ctx: &Context, record: &mut KeyRecord, body: &Map<String, Value>) -> Re
     Ok(())
 }
 
+/// A key as admin routes show it. `spend` is the key's total from the request log;
+/// `budget_period_spend` is the counter its budget is checked against (keys with a budget).
 fn view(ctx: &Context, r: &KeyRecord) -> Result<Value, ApiError> {
-    let spend = counter(ctx.kv, &format!("spend/{}", r.id)).map_err(store_err)? as f64 / MICRO;
-    let period_spend =
-        counter(ctx.kv, &spend_key(r, ctx.now_ms)).map_err(store_err)? as f64 / MICRO;
-    let last_used = last_used(ctx.kv, &r.id).map_err(store_err)?;
+    let (spend, last_used) = request_log::key_totals(ctx.log, &r.id).map_err(store_err)?;
+    let period_spend = match r.max_budget {
+        Some(_) => {
+            read_counter(ctx.kv, &spend_key(r, ctx.now_ms)).map_err(store_err)? as f64 / MICRO
+        }
+        None => spend,
+    };
     Ok(json!({
         "key_id": r.id, "key_name": format!("{}...", r.prefix), "key_alias": r.key_alias,
         "team_id": r.team_id, "user_id": r.user_id, "models": r.models,
@@ -331,50 +340,50 @@ fn list(ctx: &Context) -> Result<Value, ApiError> {
     Ok(json!({ "keys": keys, "total_count": keys.len() }))
 }
 
-fn logs(ctx: &Context) -> Result<Vec<UsageRecord>, ApiError> {
-    let mut out = Vec::new();
-    for k in ctx.kv.keys("log/").map_err(store_err)? {
-        if let Some(u) = get_json::<UsageRecord>(ctx.kv, &k).map_err(store_err)? {
-            out.push(u);
-        }
-    }
-    Ok(out)
-}
-
+/// `/spend/logs`: newest first, filtered by `key_id` or `request_id`, paged with `limit`
+/// (default 100, at most 1000) and `cursor` (from the last row of the previous page).
 fn spend_logs(ctx: &Context, query: &str) -> Result<Value, ApiError> {
-    let key_id = query_param(query, "key_id");
-    let entries: Vec<Value> = logs(ctx)?
-        .into_iter()
-        .filter(|u| key_id.is_none_or(|k| u.key_id == k))
-        .map(|u| serde_json::to_value(u).unwrap_or(Value::Null))
-        .collect();
-    Ok(Value::Array(entries))
+    let limit = match query_param(query, "limit") {
+        None => 100,
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=1000).contains(l))
+            .ok_or_else(|| {
+                ApiError::bad_request("`limit` must be between 1 and 1000").with_param("limit")
+            })?,
+    };
+    let before = match query_param(query, "cursor") {
+        None => None,
+        Some(c) => Some(request_log::parse_cursor(c).ok_or_else(|| {
+            ApiError::bad_request("`cursor` must be the `cursor` of a row of /spend/logs")
+                .with_param("cursor")
+        })?),
+    };
+    let rows = request_log::query(
+        ctx.log,
+        &LogQuery {
+            key_id: query_param(query, "key_id"),
+            call_id: query_param(query, "request_id"),
+            before,
+            limit,
+        },
+    )
+    .map_err(store_err)?;
+    Ok(Value::Array(rows))
 }
 
 fn spend_report(ctx: &Context) -> Result<Value, ApiError> {
-    let mut groups: std::collections::BTreeMap<(u64, String, String), (u64, u64, f64)> =
-        Default::default();
-    for u in logs(ctx)? {
-        let day = u.started_at_ms / 86_400_000;
-        let g = groups
-            .entry((day, u.key_id.clone(), u.model.clone()))
-            .or_default();
-        g.0 += 1;
-        g.1 =
-            g.1.saturating_add(u.prompt_tokens.saturating_add(u.completion_tokens));
-        g.2 += u.cost_usd;
-    }
-    let rows: Vec<Value> = groups
-        .into_iter()
-        .map(|((day, key_id, model), (requests, tokens, spend))| json!({"day_unix": day * 86_400, "key_id": key_id, "model": model, "requests": requests, "total_tokens": tokens, "spend": spend}))
-        .collect();
-    Ok(Value::Array(rows))
+    request_log::spend_report(ctx.log)
+        .map(Value::Array)
+        .map_err(store_err)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::check::check;
+    use crate::sql::sqlite::TestDb;
     use crate::store::memory::MemoryKv;
 
     fn call(
@@ -392,8 +401,10 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             n
         };
+        let log = TestDb::new();
         let mut ctx = Context {
             kv,
+            log: &log,
             secrets: Secrets {
                 master_key: "sk-master",
                 pepper: "",

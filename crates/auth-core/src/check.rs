@@ -1,14 +1,21 @@
-//! Checking a caller before any upstream call, and recording usage after.
+//! Checking a caller before any upstream call.
 //!
 //! Limits use fixed 60-second windows keyed by the minute. RPM counts with an atomic increment at
 //! check time, so concurrent requests can never overshoot the limit; TPM is checked against the
 //! tokens already recorded in the window (a request is admitted while the window is under the
 //! limit, so the last admitted request may end above it by its own size).
+//!
+//! Store operations per check (the storage budget, see README): none for the master key; one read
+//! of the key record for a virtual key; one more read per budget or TPM limit; one atomic
+//! increment for an RPM limit (plus, once per key and minute, the window roll-over in
+//! [`crate::windows`]). Counters are read with a plain `get`, never `increment(key, 0)`, which is a
+//! write on Spin's SQLite store.
 
 use serde::{Deserialize, Serialize};
 
 use crate::keys::{constant_time_eq, hash_key, KeyRecord};
-use crate::store::{counter, get_json, set_json, Kv};
+use crate::store::{get_json, read_counter, Kv};
+use crate::windows;
 
 /// Limit state after counting a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,6 +47,18 @@ pub struct Grant {
     pub models: Vec<String>,
     /// Limits after this request.
     pub limits: LimitState,
+    /// What recording this request must count.
+    pub meters: Meters,
+}
+
+/// What recording a request must count for its key, decided at check time so that recording
+/// reads nothing from the store.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Meters {
+    /// Count the request's tokens into the key's TPM window (keys with a TPM limit).
+    pub tpm: bool,
+    /// The spend counter the key's budget is checked against (keys with a budget).
+    pub spend_counter: Option<String>,
 }
 
 /// Why a caller was refused.
@@ -74,6 +93,10 @@ impl From<String> for Denial {
 pub struct UsageRecord {
     /// Key id.
     pub key_id: String,
+    /// Key alias.
+    pub key_alias: Option<String>,
+    /// Team of the key.
+    pub team: Option<String>,
     /// Model name asked for.
     pub model: String,
     /// Upstream model called.
@@ -152,6 +175,7 @@ pub fn check(
             is_master: true,
             models: Vec::new(),
             limits: LimitState::default(),
+            meters: Meters::default(),
         });
     }
     let hash = hash_key(secrets.pepper(), key);
@@ -162,8 +186,9 @@ pub fn check(
     if !record.allows_model(model) {
         return Err(Denial::ModelNotAllowed(model.to_string()));
     }
-    if let Some(budget) = record.max_budget {
-        let spent = counter(kv, &spend_key(&record, now_ms))? as f64 / MICRO;
+    let spend_counter = record.max_budget.map(|_| spend_key(&record, now_ms));
+    if let (Some(budget), Some(counter)) = (record.max_budget, &spend_counter) {
+        let spent = read_counter(kv, counter)? as f64 / MICRO;
         if spent >= budget {
             return Err(Denial::BudgetExceeded(format!(
                 "spent ${spent:.6} of a ${budget:.6} budget"
@@ -179,7 +204,7 @@ pub fn check(
         ..Default::default()
     };
     if let Some(tpm) = record.tpm_limit {
-        let used = counter(kv, &format!("tpm/{}/{minute}", record.id))?.max(0) as u64;
+        let used = read_counter(kv, &windows::tpm_key(&record.id, minute))?.max(0) as u64;
         limits.tpm_remaining = Some(tpm.saturating_sub(used));
         if used >= tpm {
             limits.rpm_remaining = record.rpm_limit.map(|_| 0);
@@ -188,8 +213,11 @@ pub fn check(
     }
     if let Some(rpm) = record.rpm_limit {
         let n = kv
-            .increment(&format!("rpm/{}/{minute}", record.id), 1)?
+            .increment(&windows::rpm_key(&record.id, minute), 1)?
             .max(0) as u64;
+        if n == 1 {
+            windows::roll(kv, &record.id, minute)?;
+        }
         limits.rpm_remaining = Some(rpm.saturating_sub(n));
         if n > rpm {
             return Err(Denial::RateLimited(limits));
@@ -202,67 +230,20 @@ pub fn check(
         is_master: false,
         models: record.models.clone(),
         limits,
+        meters: Meters {
+            tpm: record.tpm_limit.is_some(),
+            spend_counter,
+        },
     })
-}
-
-/// When a key was last used (the start of its latest recorded request, Unix ms).
-pub(crate) fn last_used(kv: &dyn Kv, key_id: &str) -> Result<Option<u64>, String> {
-    Ok(kv
-        .get(&format!("used/{key_id}"))?
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|t| t.parse().ok()))
-}
-
-/// Records usage: a spend log entry, tokens into the TPM window (unless that minute is already
-/// over for the key), cost into the key's spend; drops the key's previous-minute RPM/TPM counters.
-pub fn record_usage(
-    kv: &dyn Kv,
-    secrets: &Secrets,
-    usage: &UsageRecord,
-    seq: u64,
-) -> Result<(), String> {
-    let _ = secrets;
-    let at = usage.started_at_ms;
-    set_json(kv, &format!("log/{at:013}/{}/{seq}", usage.key_id), usage)?;
-    if usage.key_id == "master" {
-        return Ok(());
-    }
-    let minute = at / 60_000;
-    let previous = last_used(kv, &usage.key_id)?;
-    // Last use never goes back (answers finish out of order). In its own key, so it never races
-    // with admin updates of the record.
-    if previous.is_none_or(|p| at >= p) {
-        kv.set(&format!("used/{}", usage.key_id), at.to_string().as_bytes())?;
-    }
-    let previous_minute = previous.map(|p| p / 60_000);
-    if let Some(p) = previous_minute.filter(|&p| p < minute) {
-        // A new minute has started for this key: the previous minute's RPM and TPM windows are
-        // never read again, so they go instead of piling up one pair per key per minute.
-        kv.delete(&format!("rpm/{}/{p}", usage.key_id))?;
-        kv.delete(&format!("tpm/{}/{p}", usage.key_id))?;
-    }
-    if previous_minute.is_none_or(|p| p <= minute) {
-        let tokens = i64::try_from(usage.prompt_tokens.saturating_add(usage.completion_tokens))
-            .unwrap_or(i64::MAX);
-        kv.increment(&format!("tpm/{}/{minute}", usage.key_id), tokens)?;
-    }
-    let micro = (usage.cost_usd * MICRO).round() as i64;
-    kv.increment(&format!("spend/{}", usage.key_id), micro)?;
-    if let Some(hash) = kv.get(&format!("keyid/{}", usage.key_id))? {
-        let hash = String::from_utf8_lossy(&hash).into_owned();
-        if let Some(record) = get_json::<KeyRecord>(kv, &format!("key/{hash}"))? {
-            if record.budget_period_s.is_some() {
-                kv.increment(&spend_key(&record, at), micro)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::memory::MemoryKv;
+    use crate::record::record_usage;
+    use crate::sql::sqlite::TestDb;
+    use crate::store::memory::{CountingKv, MemoryKv};
+    use crate::store::set_json;
 
     const NOW: u64 = 1_800_000_000_000;
 
@@ -284,6 +265,32 @@ mod tests {
             id: "k1".into(),
             ..Default::default()
         }
+    }
+
+    fn new_log() -> Result<Box<dyn crate::Sql>, String> {
+        Ok(Box::new(TestDb::new()))
+    }
+
+    /// Checks, then records a request that used `tokens` and cost `cost` at `at`.
+    fn spend(kv: &dyn Kv, s: &Secrets, at: u64, tokens: u64, cost: f64) -> Result<(), Denial> {
+        let grant = check(kv, s, Some("sk-user"), "m", at)?;
+        let usage = UsageRecord {
+            key_id: grant.key_id.clone(),
+            prompt_tokens: tokens,
+            cost_usd: cost,
+            started_at_ms: at,
+            ..Default::default()
+        };
+        record_usage(
+            kv,
+            &MemoryKv::default(),
+            &new_log,
+            &usage,
+            &grant.meters,
+            at,
+            1,
+        )?;
+        Ok(())
     }
 
     #[test]
@@ -335,14 +342,7 @@ mod tests {
             max_budget: Some(0.001),
             ..rec()
         });
-        assert!(check(&kv, &s, Some("sk-user"), "m", NOW).is_ok());
-        let usage = UsageRecord {
-            key_id: "k1".into(),
-            cost_usd: 0.001,
-            started_at_ms: NOW,
-            ..Default::default()
-        };
-        record_usage(&kv, &s, &usage, 0).unwrap();
+        spend(&kv, &s, NOW, 0, 0.001).unwrap();
         assert!(matches!(
             check(&kv, &s, Some("sk-user"), "m", NOW),
             Err(Denial::BudgetExceeded(_))
@@ -356,13 +356,7 @@ mod tests {
             budget_period_s: Some(60),
             ..rec()
         });
-        let usage = UsageRecord {
-            key_id: "k1".into(),
-            cost_usd: 0.002,
-            started_at_ms: NOW,
-            ..Default::default()
-        };
-        record_usage(&kv, &s, &usage, 0).unwrap();
+        spend(&kv, &s, NOW, 0, 0.002).unwrap();
         assert!(matches!(
             check(&kv, &s, Some("sk-user"), "m", NOW),
             Err(Denial::BudgetExceeded(_))
@@ -386,77 +380,84 @@ mod tests {
     }
 
     #[test]
-    fn finished_minutes_leave_no_counters() {
-        let (kv, s) = setup(KeyRecord {
-            tpm_limit: Some(1_000),
-            rpm_limit: Some(1_000),
-            ..rec()
-        });
-        let usage = |at: u64| UsageRecord {
-            key_id: "k1".into(),
-            prompt_tokens: 10,
-            completion_tokens: 5,
-            started_at_ms: at,
-            ..Default::default()
-        };
-        let counters = |kv: &MemoryKv| {
-            let mut k = kv.keys("rpm/").unwrap();
-            k.extend(kv.keys("tpm/").unwrap());
-            k.sort();
-            k
-        };
-        let m0 = NOW / 60_000;
-        assert!(check(&kv, &s, Some("sk-user"), "m", NOW).is_ok());
-        record_usage(&kv, &s, &usage(NOW), 0).unwrap();
-        assert_eq!(
-            counters(&kv),
-            [format!("rpm/k1/{m0}"), format!("tpm/k1/{m0}")]
-        );
-
-        // Next minute: the first recorded request drops minute 0's counters.
-        let later = NOW + 61_000;
-        assert!(check(&kv, &s, Some("sk-user"), "m", later).is_ok());
-        record_usage(&kv, &s, &usage(later), 1).unwrap();
-        let m1 = m0 + 1;
-        assert_eq!(
-            counters(&kv),
-            [format!("rpm/k1/{m1}"), format!("tpm/k1/{m1}")]
-        );
-
-        // A slow answer from minute 0 finishing now: its window is over, nothing is recreated,
-        // and the last use stays at the later request.
-        record_usage(&kv, &s, &usage(NOW + 5), 2).unwrap();
-        assert_eq!(
-            counters(&kv),
-            [format!("rpm/k1/{m1}"), format!("tpm/k1/{m1}")]
-        );
-        assert_eq!(last_used(&kv, "k1").unwrap(), Some(later));
-        assert_eq!(
-            kv.keys("log/").unwrap().len(),
-            3,
-            "every request is still logged"
-        );
-    }
-
-    #[test]
     fn tpm_blocks_once_the_window_is_used() {
         let (kv, s) = setup(KeyRecord {
             tpm_limit: Some(100),
             ..rec()
         });
-        assert!(check(&kv, &s, Some("sk-user"), "m", NOW).is_ok());
-        let usage = UsageRecord {
-            key_id: "k1".into(),
-            prompt_tokens: 60,
-            completion_tokens: 40,
-            started_at_ms: NOW,
-            ..Default::default()
-        };
-        record_usage(&kv, &s, &usage, 0).unwrap();
+        spend(&kv, &s, NOW, 100, 0.0).unwrap();
         match check(&kv, &s, Some("sk-user"), "m", NOW) {
             Err(Denial::RateLimited(l)) => assert_eq!(l.tpm_remaining, Some(0)),
             other => panic!("{other:?}"),
         }
         assert!(check(&kv, &s, Some("sk-user"), "m", NOW + 60_000).is_ok());
+    }
+
+    #[test]
+    fn counters_of_old_minutes_are_dropped() {
+        let (kv, s) = setup(KeyRecord {
+            tpm_limit: Some(1_000),
+            rpm_limit: Some(1_000),
+            ..rec()
+        });
+        for minute in 0..5 {
+            spend(&kv, &s, NOW + minute * 60_000, 10, 0.0).unwrap();
+        }
+        let m = NOW / 60_000;
+        let mut left = kv.keys("rpm/").unwrap();
+        left.extend(kv.keys("tpm/").unwrap());
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                format!("rpm/k1/{}", m + 3),
+                format!("rpm/k1/{}", m + 4),
+                format!("tpm/k1/{}", m + 3),
+                format!("tpm/k1/{}", m + 4)
+            ]
+        );
+    }
+
+    /// The storage budget of the README, per kind of caller: (reads, writes) in the key-value
+    /// store for a check and a record in the same minute as an earlier request of the key.
+    #[test]
+    fn storage_budget_per_request() {
+        let full = KeyRecord {
+            rpm_limit: Some(1_000),
+            tpm_limit: Some(1_000_000),
+            max_budget: Some(1_000.0),
+            ..rec()
+        };
+        for (name, record, key, expected) in [
+            ("master", rec(), "sk-master", (0, 0)),
+            ("virtual, no limits", rec(), "sk-user", (1, 0)),
+            ("virtual, RPM+TPM+budget", full, "sk-user", (3, 3)),
+        ] {
+            let (kv, s) = setup(record);
+            let counting = CountingKv::new(&kv);
+            for i in 0..2 {
+                counting.reset();
+                let grant = check(&counting, &s, Some(key), "m", NOW + i).unwrap();
+                let usage = UsageRecord {
+                    key_id: grant.key_id.clone(),
+                    prompt_tokens: 5,
+                    cost_usd: 0.01,
+                    started_at_ms: NOW + i,
+                    ..Default::default()
+                };
+                let local = MemoryKv::default();
+                record_usage(
+                    &counting,
+                    &local,
+                    &new_log,
+                    &usage,
+                    &grant.meters,
+                    NOW + i,
+                    3,
+                )
+                .unwrap();
+            }
+            assert_eq!(counting.counts(), expected, "{name}");
+        }
     }
 }

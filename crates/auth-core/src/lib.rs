@@ -4,16 +4,26 @@
 //!
 //! Key-value layout (all JSON unless noted; never a key in clear):
 //! - `key/<hmac-hex>` → [`KeyRecord`]; `keyid/<id>` → `<hmac-hex>` (admin lookups by id);
-//! - `rpm/<id>/<minute>`, `tpm/<id>/<minute>` → i64 counters (atomic increment), deleted once the
-//!   key's next minute starts;
-//! - `spend/<id>` and `spend/<id>/<period>` → i64 micro-USD counters (atomic increment);
-//! - `log/<ms>/<id>/<n>` → [`UsageRecord`]; `used/<id>` → last use, Unix ms as text.
+//! - `rpm/<id>/<minute>`, `tpm/<id>/<minute>` → i64 counters (atomic increment), only for keys
+//!   with that limit; `win/<id>` → the key's last two active minutes (see [`windows`]);
+//! - `spend/<id>` or `spend/<id>/<period>` → i64 micro-USD counter, only for keys with a budget.
+//!
+//! Per-request history (one row per request: spend, tokens, last use) lives in the SQL request
+//! log ([`request_log`]), not in the shared key-value store; rows reach it in batches through the
+//! replica's in-memory `local` store ([`log_queue`]: `logq/...` keys).
 
 pub mod admin;
 pub mod check;
 pub mod keys;
+pub mod log_queue;
+pub mod record;
+pub mod request_log;
+pub mod sql;
 pub mod store;
+pub mod windows;
 
-pub use check::{check, record_usage, Denial, Grant, LimitState, UsageRecord};
+pub use check::{check, Denial, Grant, LimitState, Meters, UsageRecord};
 pub use keys::KeyRecord;
+pub use record::record_usage;
+pub use sql::{Sql, SqlValue};
 pub use store::Kv;

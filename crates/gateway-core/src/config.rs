@@ -9,6 +9,7 @@
 //!     model_info: { input_cost_per_token: 0.00000025 }
 //! general_settings:
 //!   max_request_size_mb: 10
+//!   global_max_parallel_requests: 300   # per replica; over it, a 503 with retry-after
 //! ```
 
 use serde_json::{Map, Value};
@@ -17,6 +18,11 @@ use crate::error::{ApiError, ErrorType};
 
 /// Default request body limit (10 MiB), overridden by `general_settings.max_request_size_mb`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// Default limit of model requests in flight per replica. Each one holds a router instance (with
+/// its composed auth) and a provider instance: three of the 1,000 linear memories Spin's default
+/// instance pool has (`SPIN_MAX_INSTANCE_COUNT`), so 300 leaves room for the refusals themselves.
+pub const DEFAULT_MAX_PARALLEL_REQUESTS: u64 = 300;
 
 /// Default upstream timeout in milliseconds when a deployment sets none (LiteLLM's default: 600 s).
 pub const DEFAULT_TIMEOUT_MS: u64 = 600_000;
@@ -129,6 +135,9 @@ pub struct Config {
     pub deployments: Vec<Deployment>,
     /// Request body limit in bytes.
     pub max_body_bytes: usize,
+    /// Model requests in flight per replica before new ones are refused with 503
+    /// (`general_settings.global_max_parallel_requests`).
+    pub max_parallel_requests: u64,
 }
 
 /// A broken configuration: what is wrong, and where.
@@ -191,9 +200,22 @@ impl Config {
                 (mb * 1024.0 * 1024.0) as usize
             }
         };
+        let max_parallel_requests = match root
+            .get("general_settings")
+            .and_then(|g| g.get("global_max_parallel_requests"))
+        {
+            None | Some(Value::Null) => DEFAULT_MAX_PARALLEL_REQUESTS,
+            Some(v) => v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+                err(
+                    "general_settings.global_max_parallel_requests",
+                    "expected a positive integer",
+                )
+            })?,
+        };
         Ok(Config {
             deployments,
             max_body_bytes,
+            max_parallel_requests,
         })
     }
 
@@ -413,6 +435,7 @@ model_list:
       max_tokens: 8192
 general_settings:
   max_request_size_mb: 1
+  global_max_parallel_requests: 12
 "#;
 
     #[test]
@@ -420,6 +443,7 @@ general_settings:
         let c = Config::parse(SAMPLE).unwrap();
         assert_eq!(c.deployments.len(), 4);
         assert_eq!(c.max_body_bytes, 1024 * 1024);
+        assert_eq!(c.max_parallel_requests, 12);
         let gpt = &c.deployments[0];
         assert_eq!(gpt.provider, Provider::OpenAi);
         assert_eq!(gpt.upstream_model, "gpt-5.4-mini");
@@ -472,6 +496,12 @@ general_settings:
         assert_eq!(e.path, "model_list[0].model_name");
         let e = error_of("model_list:\n  - model_name: x\n    litellm_params:\n      model: openai/x\n      timeout: -1\n");
         assert_eq!(e.path, "model_list[0].litellm_params.timeout");
+        for bad in ["0", "-3", "many", "1.5"] {
+            let e = error_of(&format!(
+                "model_list: []\ngeneral_settings:\n  global_max_parallel_requests: {bad}\n"
+            ));
+            assert_eq!(e.path, "general_settings.global_max_parallel_requests");
+        }
     }
 
     #[test]

@@ -1,0 +1,242 @@
+//! The request log's write path. A finished request appends its row to the replica's in-memory
+//! queue (the `local` key-value store: two cheap in-memory operations, no file, no fsync), and
+//! one request in [`BATCH`] (drawn at random, so no shared counter is needed), or the first one
+//! after a quiet second, moves the queue into SQL in one transaction. Opening a SQLite connection, committing and closing it costs far more than a
+//! row (Spin opens a new connection per request, and the last connection to close checkpoints the
+//! WAL with an fsync), so it is paid once per batch instead of once per request.
+//!
+//! Rows carry a unique call id and are inserted with `INSERT OR IGNORE`, so two flushes racing
+//! over the same rows cannot duplicate them. A flush takes a lock whose key changes every ten
+//! seconds, so a flush lost to a trapped instance blocks the others for ten seconds at most. The
+//! queue is bounded: when SQL keeps failing, the oldest rows beyond [`MAX_QUEUED`] are dropped
+//! (and the loss logged) rather than letting memory grow.
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::UsageRecord;
+use crate::request_log;
+use crate::sql::Sql;
+use crate::store::{decode_counter, Kv};
+
+/// Rows per flush under steady traffic, on average.
+pub const BATCH: u64 = 64;
+/// A flush is also due when the last one is older than this.
+pub const MAX_AGE_MS: u64 = 1_000;
+/// Most rows one flush moves (bounds the work after one answer).
+pub const MAX_FLUSH: usize = 512;
+/// Most rows kept queued while SQL is failing.
+pub const MAX_QUEUED: usize = 10_000;
+
+const FLUSHED_AT: &str = "logq/flushed_at";
+const ROW_PREFIX: &str = "logq/row/";
+const LOCK_PERIOD_MS: u64 = 10_000;
+
+/// A queued row: the call id and what is logged.
+#[derive(Serialize, Deserialize)]
+struct Queued {
+    call_id: String,
+    usage: UsageRecord,
+}
+
+fn lock_key(now_ms: u64) -> String {
+    format!("logq/lock/{}", now_ms / LOCK_PERIOD_MS)
+}
+
+/// Queues a finished request's row under a key that sorts by time; flushes the queue when due.
+/// `random` is 64 random bits (it names the row and draws the flush). Returns the number of rows
+/// flushed. `open` opens the SQL log, only when a flush is due.
+pub fn append(
+    local: &dyn Kv,
+    open: &dyn Fn() -> Result<Box<dyn Sql>, String>,
+    call_id: &str,
+    usage: &UsageRecord,
+    now_ms: u64,
+    random: u64,
+) -> Result<usize, String> {
+    let row = serde_json::to_vec(&Queued {
+        call_id: call_id.to_string(),
+        usage: usage.clone(),
+    })
+    .map_err(|e| e.to_string())?;
+    local.set(&format!("{ROW_PREFIX}{now_ms:015}-{random:016x}"), &row)?;
+    let flushed_at = local
+        .get(FLUSHED_AT)?
+        .and_then(|b| decode_counter(&b))
+        .and_then(|v| u64::try_from(v).ok())
+        .unwrap_or(0);
+    if !random.is_multiple_of(BATCH) && now_ms.saturating_sub(flushed_at) < MAX_AGE_MS {
+        return Ok(0);
+    }
+    flush_locked(local, open, now_ms)
+}
+
+/// Flushes unless another flush holds the lock.
+fn flush_locked(
+    local: &dyn Kv,
+    open: &dyn Fn() -> Result<Box<dyn Sql>, String>,
+    now_ms: u64,
+) -> Result<usize, String> {
+    let lock = lock_key(now_ms);
+    if local.increment(&lock, 1)? != 1 {
+        local.increment(&lock, -1)?;
+        return Ok(0);
+    }
+    let result = flush(local, open, now_ms);
+    local.increment(&lock, -1)?;
+    if let Some(stale) = (now_ms / LOCK_PERIOD_MS).checked_sub(2) {
+        local.delete(&format!("logq/lock/{stale}"))?;
+    }
+    result
+}
+
+/// Moves up to [`MAX_FLUSH`] queued rows, oldest first, into SQL in one transaction.
+pub fn flush(
+    local: &dyn Kv,
+    open: &dyn Fn() -> Result<Box<dyn Sql>, String>,
+    now_ms: u64,
+) -> Result<usize, String> {
+    let mut keys = local.keys(ROW_PREFIX)?;
+    if keys.is_empty() {
+        local.set(FLUSHED_AT, now_ms.to_string().as_bytes())?;
+        return Ok(0);
+    }
+    keys.sort();
+    if keys.len() > MAX_QUEUED {
+        let dropped = keys.len() - MAX_QUEUED;
+        for k in keys.drain(..dropped) {
+            local.delete(&k)?;
+        }
+        eprintln!("request log: {dropped} queued rows dropped: the SQL log kept failing");
+    }
+    keys.truncate(MAX_FLUSH);
+    let mut rows = Vec::with_capacity(keys.len());
+    for k in &keys {
+        if let Some(Ok(q)) = local.get(k)?.map(|b| serde_json::from_slice::<Queued>(&b)) {
+            rows.push(q);
+        }
+    }
+    let db = open()?;
+    let batch: Vec<(&str, &UsageRecord)> = rows
+        .iter()
+        .map(|q| (q.call_id.as_str(), &q.usage))
+        .collect();
+    request_log::insert_batch(db.as_ref(), &batch)?;
+    for k in &keys {
+        local.delete(k)?;
+    }
+    local.set(FLUSHED_AT, now_ms.to_string().as_bytes())?;
+    Ok(rows.len())
+}
+
+/// Flushes everything queued (before an admin query, so it sees every finished request).
+pub fn flush_all(
+    local: &dyn Kv,
+    open: &dyn Fn() -> Result<Box<dyn Sql>, String>,
+    now_ms: u64,
+) -> Result<(), String> {
+    while flush(local, open, now_ms)? == MAX_FLUSH {}
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request_log::{query, LogQuery};
+    use crate::sql::sqlite::TestDb;
+    use crate::store::memory::MemoryKv;
+    use std::rc::Rc;
+
+    /// A shared test database that `open` hands out.
+    struct Shared(Rc<TestDb>);
+    impl Sql for Shared {
+        fn execute(
+            &self,
+            statement: &str,
+            params: &[crate::SqlValue],
+        ) -> Result<Vec<Vec<crate::SqlValue>>, String> {
+            self.0.execute(statement, params)
+        }
+    }
+
+    fn usage(i: u64) -> UsageRecord {
+        UsageRecord {
+            key_id: "k".into(),
+            model: "m".into(),
+            started_at_ms: 1_000 + i,
+            ..Default::default()
+        }
+    }
+
+    fn rows(db: &TestDb) -> usize {
+        query(
+            db,
+            &LogQuery {
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .len()
+    }
+
+    #[test]
+    fn batches_under_traffic_and_flushes_when_quiet() {
+        let db = Rc::new(TestDb::new());
+        let opens = std::cell::Cell::new(0);
+        let open = || -> Result<Box<dyn Sql>, String> {
+            opens.set(opens.get() + 1);
+            Ok(Box::new(Shared(db.clone())))
+        };
+        let local = MemoryKv::default();
+        let t = 10_000_000;
+        // The first request finds no recent flush and flushes itself.
+        append(&local, &open, "c0", &usage(0), t, 1).unwrap();
+        assert_eq!((rows(&db), opens.get()), (1, 1));
+        // Steady traffic: one SQL connection per BATCH requests (here the draw hits every 64th).
+        for i in 1..=(2 * BATCH) {
+            append(&local, &open, &format!("c{i}"), &usage(i), t + i, i).unwrap();
+        }
+        assert_eq!(opens.get(), 3);
+        assert_eq!(rows(&db) as u64, 2 * BATCH + 1);
+        // A quiet second later the next request flushes what is queued.
+        append(&local, &open, "late", &usage(999), t + 5_000, 1).unwrap();
+        assert_eq!(rows(&db) as u64, 2 * BATCH + 2);
+        assert!(local.keys(ROW_PREFIX).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_failing_log_keeps_rows_queued_then_delivers_them_once() {
+        let db = Rc::new(TestDb::new());
+        let failing = || -> Result<Box<dyn Sql>, String> { Err("disk gone".into()) };
+        let working = || -> Result<Box<dyn Sql>, String> { Ok(Box::new(Shared(db.clone()))) };
+        let local = MemoryKv::default();
+        for i in 0..10 {
+            let r = append(
+                &local,
+                &failing,
+                &format!("c{i}"),
+                &usage(i),
+                5_000 + i,
+                i + 1,
+            );
+            assert!(r.is_err());
+        }
+        assert_eq!(local.keys(ROW_PREFIX).unwrap().len(), 10);
+        flush_all(&local, &working, 9_000).unwrap();
+        flush_all(&local, &working, 9_001).unwrap();
+        assert_eq!(rows(&db), 10);
+    }
+
+    #[test]
+    fn a_held_lock_skips_the_flush() {
+        let db = Rc::new(TestDb::new());
+        let open = || -> Result<Box<dyn Sql>, String> { Ok(Box::new(Shared(db.clone()))) };
+        let local = MemoryKv::default();
+        local.increment(&lock_key(50_000), 1).unwrap();
+        append(&local, &open, "c", &usage(0), 50_000, 1).unwrap();
+        assert_eq!(rows(&db), 0, "another flush holds the lock");
+        // Ten seconds on, the lock key has changed: a lost lock does not block for ever.
+        append(&local, &open, "d", &usage(1), 60_000, 2).unwrap();
+        assert_eq!(rows(&db), 2);
+    }
+}
