@@ -10,7 +10,8 @@
 //!
 //! Test controls are chosen by the requested (upstream) model name: `mock-error-<status>`,
 //! `mock-hang`, `mock-stream-gate` (holds the rest of a stream until [`Mock::release_gate`]),
-//! `mock-midstream-error`. Every request is recorded.
+//! `mock-midstream-error`, `mock-slow-first-event` (a stream whose first event comes 100 ms after
+//! its head). Every request is recorded.
 
 mod anthropic;
 mod gemini;

@@ -152,6 +152,10 @@ pub async fn chat(state: &Arc<State>, r: &Recorded, req: &Value) -> Response<Bod
     let state = state.clone();
     tokio::spawn(async move {
         for (i, event) in events.iter().enumerate() {
+            if i == 0 && model == "mock-slow-first-event" {
+                // A model that thinks before its first token: the head leaves well before it.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
             if i == 2 && model == "mock-stream-gate" {
                 state.gate.notified().await;
             }
