@@ -288,3 +288,41 @@ async fn broken_config_is_500_config_error_saying_where() {
         .unwrap();
     assert_eq!(response.status(), 503);
 }
+
+/// A tool whose parameter schema nests `depth` objects (two JSON levels each).
+fn nested_tool(depth: usize) -> serde_json::Value {
+    let mut schema = json!({"type": "string"});
+    for _ in 0..depth {
+        schema = json!({"type": "object", "properties": {"a": schema}});
+    }
+    json!({"type": "function", "function": {"name": "deep", "parameters": schema}})
+}
+
+/// Input nested as deeply as the JSON parser accepts goes through every translator without
+/// exhausting the components' 256 KiB wasm stack (.cargo/config.toml): answered, never a trap.
+#[tokio::test]
+async fn deeply_nested_input_is_answered() {
+    let g = Gateway::start().await;
+    for model in ["gpt-test", "claude-test", "gemini-test"] {
+        let mut body = chat(model);
+        body["tools"] = json!([nested_tool(60)]);
+        let (status, _, answer) = g.post("/v1/chat/completions", &body).await;
+        assert!(status == 200 || status == 400, "{model}: {status} {answer}");
+        let (status, text) = g
+            .post_messages(&json!({
+                "model": model, "max_tokens": 16,
+                "messages": [{"role": "user", "content": "x"}],
+                "tools": [{"name": "deep", "input_schema": nested_tool(60)["function"]["parameters"]}],
+            }))
+            .await;
+        assert!(
+            status == 200 || status == 400,
+            "{model} messages: {status} {text}"
+        );
+    }
+    // Deeper than the parser's limit is a client error, not a crash.
+    let mut body = chat("gpt-test");
+    body["tools"] = json!([nested_tool(200)]);
+    let (status, _, answer) = g.post("/v1/chat/completions", &body).await;
+    assert_eq!(status, 400, "{answer}");
+}
