@@ -1,0 +1,44 @@
+//! The config variable as operators write it: large YAML (parsed once per replica and kept) and
+//! JSON (read by the JSON parser), answering exactly as the same config in small YAML does.
+
+use std::collections::HashMap;
+
+use e2e::*;
+
+/// `n` OpenAI models named `m-0`..: well over the 2 KiB from which YAML is cached.
+fn many_models(n: usize) -> String {
+    let mut yaml = String::from("model_list:\n");
+    for i in 0..n {
+        yaml.push_str(&format!(
+            "  - model_name: m-{i}\n    litellm_params:\n      model: openai/gpt-4o-mini\n      api_key: os.environ/OPENAI_API_KEY\n    model_info:\n      input_cost_per_token: 0.00000025\n"
+        ));
+    }
+    yaml
+}
+
+async fn serves_every_model(g: &Gateway, n: usize) {
+    for _ in 0..2 {
+        let (status, _, list) = g.get("/v1/models").await;
+        assert_eq!(status, 200, "{list}");
+        assert_eq!(list["data"].as_array().map(Vec::len), Some(n));
+        let (status, _, answer) = g
+            .post("/v1/chat/completions", &chat(&format!("m-{}", n - 1)))
+            .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn a_large_yaml_config_is_served_from_the_replica_cache() {
+    let yaml = many_models(40);
+    assert!(yaml.len() > 4096);
+    let g = Gateway::start_with(|_| Some(yaml), HashMap::new()).await;
+    serves_every_model(&g, 40).await;
+}
+
+#[tokio::test]
+async fn a_json_config_reads_like_its_yaml() {
+    let value: serde_json::Value = serde_yaml_ng::from_str(&many_models(3)).unwrap();
+    let g = Gateway::start_with(|_| Some(value.to_string()), HashMap::new()).await;
+    serves_every_model(&g, 3).await;
+}
