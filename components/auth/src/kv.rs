@@ -1,6 +1,6 @@
 //! [`auth_core::Kv`] on Spin's key-value stores (`wasi:keyvalue` store and atomics): `default`,
-//! shared by replicas (keys, limits, budgets), and `local`, each replica's in-memory store (the
-//! request-log queue).
+//! durable and shared by replicas (keys, budgets), `limits` (RPM/TPM windows: shared, need not be
+//! durable) and `local`, each replica's in-memory store (the request-log queue).
 
 use spin_sdk::wit::wasi::keyvalue::{atomics, store};
 

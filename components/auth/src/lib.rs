@@ -1,7 +1,8 @@
 //! The auth component. It is not an HTTP component: the router imports its WIT interfaces and
 //! Spin composes the two (`[component.router.dependencies]`), so it runs with the router's
-//! configuration: the `default` key-value store, the `default` SQLite database (the request log)
-//! and the variables `master_key` and `key_pepper`.
+//! configuration: the key-value stores `default` (keys, budgets), `limits` (RPM/TPM windows) and
+//! `local` (the request-log queue), the `default` SQLite database (the request log) and the
+//! variables `master_key` and `key_pepper`.
 
 mod kv;
 mod sql;
@@ -55,6 +56,7 @@ impl wit_auth::Guest for Auth {
         };
         match check::check(
             &kv::Store::new("default"),
+            &kv::Store::new("limits"),
             &secrets,
             key.as_deref(),
             &model,
@@ -110,6 +112,7 @@ impl wit_auth::Guest for Auth {
         };
         auth_core::record_usage(
             &kv::Store::new("default"),
+            &kv::Store::new("limits"),
             &kv::Store::new("local"),
             &sql::Log::open_boxed,
             &record,

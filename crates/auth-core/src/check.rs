@@ -6,10 +6,11 @@
 //! limit, so the last admitted request may end above it by its own size).
 //!
 //! Store operations per check (the storage budget, see README): none for the master key; one read
-//! of the key record for a virtual key; one more read per budget or TPM limit; one atomic
-//! increment for an RPM limit (plus, once per key and minute, the window roll-over in
-//! [`crate::windows`]). Counters are read with a plain `get`, never `increment(key, 0)`, which is a
-//! write on Spin's SQLite store.
+//! of the key record for a virtual key and one more for a budget, in the shared durable store;
+//! for a TPM limit one read and for an RPM limit one atomic increment in the `limits` store (plus,
+//! once per key and minute, the window roll-over in [`crate::windows`]). RPM/TPM windows live a
+//! minute, so `limits` need not be durable: in memory on one replica, Redis for several. Counters
+//! are read with a plain `get`, never `increment(key, 0)`, which is a write on Spin's SQLite store.
 
 use serde::{Deserialize, Serialize};
 
@@ -158,6 +159,7 @@ pub fn spend_key(record: &KeyRecord, now_ms: u64) -> String {
 /// Checks a caller's key for a model, counting the request against its RPM.
 pub fn check(
     kv: &dyn Kv,
+    limits_kv: &dyn Kv,
     secrets: &Secrets,
     key: Option<&str>,
     model: &str,
@@ -204,7 +206,7 @@ pub fn check(
         ..Default::default()
     };
     if let Some(tpm) = record.tpm_limit {
-        let used = read_counter(kv, &windows::tpm_key(&record.id, minute))?.max(0) as u64;
+        let used = read_counter(limits_kv, &windows::tpm_key(&record.id, minute))?.max(0) as u64;
         limits.tpm_remaining = Some(tpm.saturating_sub(used));
         if used >= tpm {
             limits.rpm_remaining = record.rpm_limit.map(|_| 0);
@@ -212,11 +214,11 @@ pub fn check(
         }
     }
     if let Some(rpm) = record.rpm_limit {
-        let n = kv
+        let n = limits_kv
             .increment(&windows::rpm_key(&record.id, minute), 1)?
             .max(0) as u64;
         if n == 1 {
-            windows::roll(kv, &record.id, minute)?;
+            windows::roll(limits_kv, &record.id, minute)?;
         }
         limits.rpm_remaining = Some(rpm.saturating_sub(n));
         if n > rpm {
@@ -273,7 +275,7 @@ mod tests {
 
     /// Checks, then records a request that used `tokens` and cost `cost` at `at`.
     fn spend(kv: &dyn Kv, s: &Secrets, at: u64, tokens: u64, cost: f64) -> Result<(), Denial> {
-        let grant = check(kv, s, Some("sk-user"), "m", at)?;
+        let grant = check(kv, kv, s, Some("sk-user"), "m", at)?;
         let usage = UsageRecord {
             key_id: grant.key_id.clone(),
             prompt_tokens: tokens,
@@ -282,6 +284,7 @@ mod tests {
             ..Default::default()
         };
         record_usage(
+            kv,
             kv,
             &MemoryKv::default(),
             &new_log,
@@ -301,21 +304,23 @@ mod tests {
             pepper: "",
         };
         assert_eq!(
-            check(&kv, &none, Some("x"), "m", NOW),
+            check(&kv, &kv, &none, Some("x"), "m", NOW),
             Err(Denial::NoMasterKey)
         );
-        assert_eq!(check(&kv, &s, None, "m", NOW), Err(Denial::MissingKey));
+        assert_eq!(check(&kv, &kv, &s, None, "m", NOW), Err(Denial::MissingKey));
         assert!(
-            check(&kv, &s, Some("sk-master"), "m", NOW)
+            check(&kv, &kv, &s, Some("sk-master"), "m", NOW)
                 .unwrap()
                 .is_master
         );
         assert_eq!(
-            check(&kv, &s, Some("sk-wrong"), "m", NOW),
+            check(&kv, &kv, &s, Some("sk-wrong"), "m", NOW),
             Err(Denial::InvalidKey)
         );
         assert_eq!(
-            check(&kv, &s, Some("sk-user"), "m", NOW).unwrap().key_id,
+            check(&kv, &kv, &s, Some("sk-user"), "m", NOW)
+                .unwrap()
+                .key_id,
             "k1"
         );
     }
@@ -327,7 +332,7 @@ mod tests {
             ..rec()
         });
         assert_eq!(
-            check(&kv, &s, Some("sk-user"), "m", NOW),
+            check(&kv, &kv, &s, Some("sk-user"), "m", NOW),
             Err(Denial::ExpiredKey)
         );
         let (kv, s) = setup(KeyRecord {
@@ -335,7 +340,7 @@ mod tests {
             ..rec()
         });
         assert_eq!(
-            check(&kv, &s, Some("sk-user"), "claude", NOW),
+            check(&kv, &kv, &s, Some("sk-user"), "claude", NOW),
             Err(Denial::ModelNotAllowed("claude".into()))
         );
         let (kv, s) = setup(KeyRecord {
@@ -344,7 +349,7 @@ mod tests {
         });
         spend(&kv, &s, NOW, 0, 0.001).unwrap();
         assert!(matches!(
-            check(&kv, &s, Some("sk-user"), "m", NOW),
+            check(&kv, &kv, &s, Some("sk-user"), "m", NOW),
             Err(Denial::BudgetExceeded(_))
         ));
     }
@@ -358,10 +363,10 @@ mod tests {
         });
         spend(&kv, &s, NOW, 0, 0.002).unwrap();
         assert!(matches!(
-            check(&kv, &s, Some("sk-user"), "m", NOW),
+            check(&kv, &kv, &s, Some("sk-user"), "m", NOW),
             Err(Denial::BudgetExceeded(_))
         ));
-        assert!(check(&kv, &s, Some("sk-user"), "m", NOW + 60_000).is_ok());
+        assert!(check(&kv, &kv, &s, Some("sk-user"), "m", NOW + 60_000).is_ok());
     }
 
     #[test]
@@ -372,7 +377,7 @@ mod tests {
         });
         let results: Vec<bool> = std::thread::scope(|scope| {
             let hs: Vec<_> = (0..50)
-                .map(|_| scope.spawn(|| check(&kv, &s, Some("sk-user"), "m", NOW).is_ok()))
+                .map(|_| scope.spawn(|| check(&kv, &kv, &s, Some("sk-user"), "m", NOW).is_ok()))
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
@@ -386,11 +391,11 @@ mod tests {
             ..rec()
         });
         spend(&kv, &s, NOW, 100, 0.0).unwrap();
-        match check(&kv, &s, Some("sk-user"), "m", NOW) {
+        match check(&kv, &kv, &s, Some("sk-user"), "m", NOW) {
             Err(Denial::RateLimited(l)) => assert_eq!(l.tpm_remaining, Some(0)),
             other => panic!("{other:?}"),
         }
-        assert!(check(&kv, &s, Some("sk-user"), "m", NOW + 60_000).is_ok());
+        assert!(check(&kv, &kv, &s, Some("sk-user"), "m", NOW + 60_000).is_ok());
     }
 
     #[test]
@@ -418,8 +423,9 @@ mod tests {
         );
     }
 
-    /// The storage budget of the README, per kind of caller: (reads, writes) in the key-value
-    /// store for a check and a record in the same minute as an earlier request of the key.
+    /// The storage budget of the README, per kind of caller: (reads, writes) in the shared durable
+    /// store, then in the `limits` store, for a check and a record in the same minute as an
+    /// earlier request of the key.
     #[test]
     fn storage_budget_per_request() {
         let full = KeyRecord {
@@ -428,16 +434,20 @@ mod tests {
             max_budget: Some(1_000.0),
             ..rec()
         };
-        for (name, record, key, expected) in [
-            ("master", rec(), "sk-master", (0, 0)),
-            ("virtual, no limits", rec(), "sk-user", (1, 0)),
-            ("virtual, RPM+TPM+budget", full, "sk-user", (3, 3)),
+        for (name, record, key, shared, limits) in [
+            ("master", rec(), "sk-master", (0, 0), (0, 0)),
+            ("virtual, no limits", rec(), "sk-user", (1, 0), (0, 0)),
+            ("virtual, RPM+TPM+budget", full, "sk-user", (2, 1), (1, 2)),
         ] {
             let (kv, s) = setup(record);
+            let limits_kv = MemoryKv::default();
             let counting = CountingKv::new(&kv);
+            let counting_limits = CountingKv::new(&limits_kv);
             for i in 0..2 {
                 counting.reset();
-                let grant = check(&counting, &s, Some(key), "m", NOW + i).unwrap();
+                counting_limits.reset();
+                let grant =
+                    check(&counting, &counting_limits, &s, Some(key), "m", NOW + i).unwrap();
                 let usage = UsageRecord {
                     key_id: grant.key_id.clone(),
                     prompt_tokens: 5,
@@ -448,6 +458,7 @@ mod tests {
                 let local = MemoryKv::default();
                 record_usage(
                     &counting,
+                    &counting_limits,
                     &local,
                     &new_log,
                     &usage,
@@ -457,7 +468,11 @@ mod tests {
                 )
                 .unwrap();
             }
-            assert_eq!(counting.counts(), expected, "{name}");
+            assert_eq!(
+                (counting.counts(), counting_limits.counts()),
+                (shared, limits),
+                "{name}"
+            );
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Recording a finished request: the key's meters in the shared key-value store (only what its
 //! limits read), then its row into the request log through the replica's in-memory queue.
 //!
-//! Store operations per record (the storage budget, see README): none in the shared store for the
-//! master key or a key without limits; one atomic increment for a TPM limit and one for a budget.
+//! Store operations per record (the storage budget, see README): none for the master key or a key
+//! without limits; one atomic increment in the `limits` store for a TPM limit and one in the
+//! shared durable store for a budget.
 //! Two in-memory operations queue the row; one SQL transaction per batch of rows writes them.
 //! Nothing else is written: spend totals and last use come from the log.
 
@@ -13,10 +14,13 @@ use crate::store::Kv;
 use crate::windows;
 
 /// Records a finished request that ended at `now_ms`. Its tokens count in the TPM window of the
-/// minute it finished in (the minute they were spent). `kv` is the shared store, `local` the
-/// replica's in-memory one, `open_log` opens the SQL log when a batch is due.
+/// minute it finished in (the minute they were spent). `kv` is the shared durable store,
+/// `limits_kv` the store of RPM/TPM windows, `local` the replica's in-memory one, `open_log` opens
+/// the SQL log when a batch is due.
+#[allow(clippy::too_many_arguments)]
 pub fn record_usage(
     kv: &dyn Kv,
+    limits_kv: &dyn Kv,
     local: &dyn Kv,
     open_log: &dyn Fn() -> Result<Box<dyn Sql>, String>,
     usage: &UsageRecord,
@@ -28,9 +32,9 @@ pub fn record_usage(
         let tokens = i64::try_from(usage.prompt_tokens.saturating_add(usage.completion_tokens))
             .unwrap_or(i64::MAX);
         let minute = now_ms / 60_000;
-        let n = kv.increment(&windows::tpm_key(&usage.key_id, minute), tokens)?;
+        let n = limits_kv.increment(&windows::tpm_key(&usage.key_id, minute), tokens)?;
         if tokens > 0 && n == tokens {
-            windows::roll(kv, &usage.key_id, minute)?;
+            windows::roll(limits_kv, &usage.key_id, minute)?;
         }
     }
     if let Some(counter) = &meters.spend_counter {
