@@ -17,8 +17,9 @@
 //!
 //! With `--hold`, each of the `-c` connections sends exactly one request and reads it to its end:
 //! that holds `-c` slow streams open at once. `--ready-file` is created as soon as every stream
-//! has its first event (or failed), so a script can then sample the server's memory;
-//! `streams_open` and `all_open_s` tell how many got there and when.
+//! has its first event (or was refused, or failed), so a script can then sample the server's
+//! memory; `streams_open` (2xx streams that got their first event) and `all_open_s` tell how many
+//! got there and when.
 //!
 //! ```text
 //! loadgen URL [-c CONNS] [-d SECS] [-w SECS] [-n REQUESTS] [-m METHOD] [-b BODY]
@@ -253,7 +254,7 @@ async fn connect(cfg: &Config) -> Result<SendRequest<Full<Bytes>>, String> {
 }
 
 /// Sends one request and reads the answer to its end. `first_event` runs when the first body
-/// byte (for event streams: the first `data:` event) arrives.
+/// byte (for event streams: the first `data:` event) of a 2xx answer arrives.
 async fn exchange(
     sender: &mut SendRequest<Full<Bytes>>,
     cfg: &Config,
@@ -308,7 +309,9 @@ async fn exchange(
             };
             if found {
                 ttfb = Some(start.elapsed());
-                first_event();
+                if (200..300).contains(&status) {
+                    first_event();
+                }
             }
         }
         if let Some(s) = sample.as_mut().filter(|s| s.len() < 300) {
