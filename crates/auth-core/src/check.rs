@@ -156,10 +156,12 @@ pub fn spend_key(record: &KeyRecord, now_ms: u64) -> String {
     }
 }
 
-/// Checks a caller's key for a model, counting the request against its RPM.
+/// Checks a caller's key for a model, counting the request against its RPM. `settle` runs before a
+/// budget is read (it brings queued spend in, see [`crate::log_queue::flush_if_stale`]).
 pub fn check(
     kv: &dyn Kv,
     limits_kv: &dyn Kv,
+    settle: &dyn Fn() -> Result<(), String>,
     secrets: &Secrets,
     key: Option<&str>,
     model: &str,
@@ -190,6 +192,7 @@ pub fn check(
     }
     let spend_counter = record.max_budget.map(|_| spend_key(&record, now_ms));
     if let (Some(budget), Some(counter)) = (record.max_budget, &spend_counter) {
+        settle()?;
         let spent = read_counter(kv, counter)? as f64 / MICRO;
         if spent >= budget {
             return Err(Denial::BudgetExceeded(format!(
@@ -269,13 +272,17 @@ mod tests {
         }
     }
 
+    fn settled() -> Result<(), String> {
+        Ok(())
+    }
+
     fn new_log() -> Result<Box<dyn crate::Sql>, String> {
         Ok(Box::new(TestDb::new()))
     }
 
     /// Checks, then records a request that used `tokens` and cost `cost` at `at`.
     fn spend(kv: &dyn Kv, s: &Secrets, at: u64, tokens: u64, cost: f64) -> Result<(), Denial> {
-        let grant = check(kv, kv, s, Some("sk-user"), "m", at)?;
+        let grant = check(kv, kv, &settled, s, Some("sk-user"), "m", at)?;
         let usage = UsageRecord {
             key_id: grant.key_id.clone(),
             prompt_tokens: tokens,
@@ -304,21 +311,24 @@ mod tests {
             pepper: "",
         };
         assert_eq!(
-            check(&kv, &kv, &none, Some("x"), "m", NOW),
+            check(&kv, &kv, &settled, &none, Some("x"), "m", NOW),
             Err(Denial::NoMasterKey)
         );
-        assert_eq!(check(&kv, &kv, &s, None, "m", NOW), Err(Denial::MissingKey));
+        assert_eq!(
+            check(&kv, &kv, &settled, &s, None, "m", NOW),
+            Err(Denial::MissingKey)
+        );
         assert!(
-            check(&kv, &kv, &s, Some("sk-master"), "m", NOW)
+            check(&kv, &kv, &settled, &s, Some("sk-master"), "m", NOW)
                 .unwrap()
                 .is_master
         );
         assert_eq!(
-            check(&kv, &kv, &s, Some("sk-wrong"), "m", NOW),
+            check(&kv, &kv, &settled, &s, Some("sk-wrong"), "m", NOW),
             Err(Denial::InvalidKey)
         );
         assert_eq!(
-            check(&kv, &kv, &s, Some("sk-user"), "m", NOW)
+            check(&kv, &kv, &settled, &s, Some("sk-user"), "m", NOW)
                 .unwrap()
                 .key_id,
             "k1"
@@ -332,7 +342,7 @@ mod tests {
             ..rec()
         });
         assert_eq!(
-            check(&kv, &kv, &s, Some("sk-user"), "m", NOW),
+            check(&kv, &kv, &settled, &s, Some("sk-user"), "m", NOW),
             Err(Denial::ExpiredKey)
         );
         let (kv, s) = setup(KeyRecord {
@@ -340,7 +350,7 @@ mod tests {
             ..rec()
         });
         assert_eq!(
-            check(&kv, &kv, &s, Some("sk-user"), "claude", NOW),
+            check(&kv, &kv, &settled, &s, Some("sk-user"), "claude", NOW),
             Err(Denial::ModelNotAllowed("claude".into()))
         );
         let (kv, s) = setup(KeyRecord {
@@ -349,7 +359,7 @@ mod tests {
         });
         spend(&kv, &s, NOW, 0, 0.001).unwrap();
         assert!(matches!(
-            check(&kv, &kv, &s, Some("sk-user"), "m", NOW),
+            check(&kv, &kv, &settled, &s, Some("sk-user"), "m", NOW),
             Err(Denial::BudgetExceeded(_))
         ));
     }
@@ -363,10 +373,10 @@ mod tests {
         });
         spend(&kv, &s, NOW, 0, 0.002).unwrap();
         assert!(matches!(
-            check(&kv, &kv, &s, Some("sk-user"), "m", NOW),
+            check(&kv, &kv, &settled, &s, Some("sk-user"), "m", NOW),
             Err(Denial::BudgetExceeded(_))
         ));
-        assert!(check(&kv, &kv, &s, Some("sk-user"), "m", NOW + 60_000).is_ok());
+        assert!(check(&kv, &kv, &settled, &s, Some("sk-user"), "m", NOW + 60_000).is_ok());
     }
 
     #[test]
@@ -377,7 +387,9 @@ mod tests {
         });
         let results: Vec<bool> = std::thread::scope(|scope| {
             let hs: Vec<_> = (0..50)
-                .map(|_| scope.spawn(|| check(&kv, &kv, &s, Some("sk-user"), "m", NOW).is_ok()))
+                .map(|_| {
+                    scope.spawn(|| check(&kv, &kv, &settled, &s, Some("sk-user"), "m", NOW).is_ok())
+                })
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
@@ -391,11 +403,11 @@ mod tests {
             ..rec()
         });
         spend(&kv, &s, NOW, 100, 0.0).unwrap();
-        match check(&kv, &kv, &s, Some("sk-user"), "m", NOW) {
+        match check(&kv, &kv, &settled, &s, Some("sk-user"), "m", NOW) {
             Err(Denial::RateLimited(l)) => assert_eq!(l.tpm_remaining, Some(0)),
             other => panic!("{other:?}"),
         }
-        assert!(check(&kv, &kv, &s, Some("sk-user"), "m", NOW + 60_000).is_ok());
+        assert!(check(&kv, &kv, &settled, &s, Some("sk-user"), "m", NOW + 60_000).is_ok());
     }
 
     #[test]
@@ -437,17 +449,26 @@ mod tests {
         for (name, record, key, shared, limits) in [
             ("master", rec(), "sk-master", (0, 0), (0, 0)),
             ("virtual, no limits", rec(), "sk-user", (1, 0), (0, 0)),
-            ("virtual, RPM+TPM+budget", full, "sk-user", (2, 1), (1, 2)),
+            ("virtual, RPM+TPM+budget", full, "sk-user", (2, 0), (1, 2)),
         ] {
             let (kv, s) = setup(record);
             let limits_kv = MemoryKv::default();
             let counting = CountingKv::new(&kv);
             let counting_limits = CountingKv::new(&limits_kv);
+            let local = MemoryKv::default();
             for i in 0..2 {
                 counting.reset();
                 counting_limits.reset();
-                let grant =
-                    check(&counting, &counting_limits, &s, Some(key), "m", NOW + i).unwrap();
+                let grant = check(
+                    &counting,
+                    &counting_limits,
+                    &settled,
+                    &s,
+                    Some(key),
+                    "m",
+                    NOW + i,
+                )
+                .unwrap();
                 let usage = UsageRecord {
                     key_id: grant.key_id.clone(),
                     prompt_tokens: 5,
@@ -455,7 +476,6 @@ mod tests {
                     started_at_ms: NOW + i,
                     ..Default::default()
                 };
-                let local = MemoryKv::default();
                 record_usage(
                     &counting,
                     &counting_limits,

@@ -5,6 +5,11 @@
 //! row (Spin opens a new connection per request, and the last connection to close checkpoints the
 //! WAL with an fsync), so it is paid once per batch instead of once per request.
 //!
+//! Budget spend travels with the rows: a flush adds each batch's cost to the budget counters in
+//! the shared store, one increment per counter and batch instead of a durable write per request.
+//! A budget therefore sees a replica's spend at most a second (or one batch) late; LiteLLM's
+//! spend updates lag by up to a minute.
+//!
 //! Rows carry a unique call id and are inserted with `INSERT OR IGNORE`, so two flushes racing
 //! over the same rows cannot duplicate them. A flush takes a lock whose key changes every ten
 //! seconds, so a flush lost to a trapped instance blocks the others for ten seconds at most. The
@@ -13,7 +18,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::check::UsageRecord;
+use std::collections::BTreeMap;
+
+use crate::check::{UsageRecord, MICRO};
 use crate::request_log;
 use crate::sql::Sql;
 use crate::store::{decode_counter, Kv};
@@ -31,57 +38,77 @@ const FLUSHED_AT: &str = "logq/flushed_at";
 const ROW_PREFIX: &str = "logq/row/";
 const LOCK_PERIOD_MS: u64 = 10_000;
 
-/// A queued row: the call id and what is logged.
+/// A queued row: the call id, what is logged, and the budget counter its cost goes to.
 #[derive(Serialize, Deserialize)]
 struct Queued {
     call_id: String,
     usage: UsageRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    spend_counter: Option<String>,
+}
+
+/// Where a queue flushes to: the SQL log, and the shared store holding budget counters.
+pub struct Sinks<'a> {
+    /// Opens the SQL log (only when a flush is due).
+    pub open_log: &'a dyn Fn() -> Result<Box<dyn Sql>, String>,
+    /// The shared durable store (budget counters).
+    pub shared: &'a dyn Kv,
 }
 
 fn lock_key(now_ms: u64) -> String {
     format!("logq/lock/{}", now_ms / LOCK_PERIOD_MS)
 }
 
-/// Queues a finished request's row under a key that sorts by time; flushes the queue when due.
-/// `random` is 64 random bits (it names the row and draws the flush). Returns the number of rows
-/// flushed. `open` opens the SQL log, only when a flush is due.
+/// Queues a finished request's row (and the budget counter its cost goes to) under a key that
+/// sorts by time; flushes the queue when due. `random` is 64 random bits (it names the row and
+/// draws the flush). Returns the number of rows flushed.
 pub fn append(
     local: &dyn Kv,
-    open: &dyn Fn() -> Result<Box<dyn Sql>, String>,
+    sinks: &Sinks,
     call_id: &str,
     usage: &UsageRecord,
+    spend_counter: Option<&str>,
     now_ms: u64,
     random: u64,
 ) -> Result<usize, String> {
     let row = serde_json::to_vec(&Queued {
         call_id: call_id.to_string(),
         usage: usage.clone(),
+        spend_counter: spend_counter.map(str::to_string),
     })
     .map_err(|e| e.to_string())?;
     local.set(&format!("{ROW_PREFIX}{now_ms:015}-{random:016x}"), &row)?;
-    let flushed_at = local
+    if !random.is_multiple_of(BATCH) && now_ms.saturating_sub(flushed_at(local)?) < MAX_AGE_MS {
+        return Ok(0);
+    }
+    flush_locked(local, sinks, now_ms)
+}
+
+/// Flushes when the last flush is older than [`MAX_AGE_MS`]: called before a budget is checked,
+/// so a budget sees this replica's spend at most that late.
+pub fn flush_if_stale(local: &dyn Kv, sinks: &Sinks, now_ms: u64) -> Result<(), String> {
+    if now_ms.saturating_sub(flushed_at(local)?) < MAX_AGE_MS {
+        return Ok(());
+    }
+    flush_locked(local, sinks, now_ms).map(drop)
+}
+
+fn flushed_at(local: &dyn Kv) -> Result<u64, String> {
+    Ok(local
         .get(FLUSHED_AT)?
         .and_then(|b| decode_counter(&b))
         .and_then(|v| u64::try_from(v).ok())
-        .unwrap_or(0);
-    if !random.is_multiple_of(BATCH) && now_ms.saturating_sub(flushed_at) < MAX_AGE_MS {
-        return Ok(0);
-    }
-    flush_locked(local, open, now_ms)
+        .unwrap_or(0))
 }
 
 /// Flushes unless another flush holds the lock.
-fn flush_locked(
-    local: &dyn Kv,
-    open: &dyn Fn() -> Result<Box<dyn Sql>, String>,
-    now_ms: u64,
-) -> Result<usize, String> {
+fn flush_locked(local: &dyn Kv, sinks: &Sinks, now_ms: u64) -> Result<usize, String> {
     let lock = lock_key(now_ms);
     if local.increment(&lock, 1)? != 1 {
         local.increment(&lock, -1)?;
         return Ok(0);
     }
-    let result = flush(local, open, now_ms);
+    let result = flush(local, sinks, now_ms);
     local.increment(&lock, -1)?;
     if let Some(stale) = (now_ms / LOCK_PERIOD_MS).checked_sub(2) {
         local.delete(&format!("logq/lock/{stale}"))?;
@@ -89,12 +116,9 @@ fn flush_locked(
     result
 }
 
-/// Moves up to [`MAX_FLUSH`] queued rows, oldest first, into SQL in one transaction.
-pub fn flush(
-    local: &dyn Kv,
-    open: &dyn Fn() -> Result<Box<dyn Sql>, String>,
-    now_ms: u64,
-) -> Result<usize, String> {
+/// Moves up to [`MAX_FLUSH`] queued rows, oldest first, into SQL in one transaction, then adds
+/// their cost to the budget counters.
+pub fn flush(local: &dyn Kv, sinks: &Sinks, now_ms: u64) -> Result<usize, String> {
     let mut keys = local.keys(ROW_PREFIX)?;
     if keys.is_empty() {
         local.set(FLUSHED_AT, now_ms.to_string().as_bytes())?;
@@ -115,7 +139,7 @@ pub fn flush(
             rows.push(q);
         }
     }
-    let db = open()?;
+    let db = (sinks.open_log)()?;
     let batch: Vec<(&str, &UsageRecord)> = rows
         .iter()
         .map(|q| (q.call_id.as_str(), &q.usage))
@@ -125,16 +149,23 @@ pub fn flush(
         local.delete(k)?;
     }
     local.set(FLUSHED_AT, now_ms.to_string().as_bytes())?;
+    let mut spend: BTreeMap<&str, i64> = BTreeMap::new();
+    for q in &rows {
+        if let Some(counter) = &q.spend_counter {
+            let micro = (q.usage.cost_usd * MICRO).round() as i64;
+            let total = spend.entry(counter).or_default();
+            *total = total.saturating_add(micro);
+        }
+    }
+    for (counter, micro) in spend.into_iter().filter(|(_, m)| *m != 0) {
+        sinks.shared.increment(counter, micro)?;
+    }
     Ok(rows.len())
 }
 
 /// Flushes everything queued (before an admin query, so it sees every finished request).
-pub fn flush_all(
-    local: &dyn Kv,
-    open: &dyn Fn() -> Result<Box<dyn Sql>, String>,
-    now_ms: u64,
-) -> Result<(), String> {
-    while flush(local, open, now_ms)? == MAX_FLUSH {}
+pub fn flush_all(local: &dyn Kv, sinks: &Sinks, now_ms: u64) -> Result<(), String> {
+    while flush(local, sinks, now_ms)? == MAX_FLUSH {}
     Ok(())
 }
 
@@ -161,6 +192,7 @@ mod tests {
     fn usage(i: u64) -> UsageRecord {
         UsageRecord {
             key_id: "k".into(),
+            cost_usd: 0.25,
             model: "m".into(),
             started_at_ms: 1_000 + i,
             ..Default::default()
@@ -188,18 +220,23 @@ mod tests {
             Ok(Box::new(Shared(db.clone())))
         };
         let local = MemoryKv::default();
+        let shared = MemoryKv::default();
+        let sinks = Sinks {
+            open_log: &open,
+            shared: &shared,
+        };
         let t = 10_000_000;
         // The first request finds no recent flush and flushes itself.
-        append(&local, &open, "c0", &usage(0), t, 1).unwrap();
+        append(&local, &sinks, "c0", &usage(0), None, t, 1).unwrap();
         assert_eq!((rows(&db), opens.get()), (1, 1));
         // Steady traffic: one SQL connection per BATCH requests (here the draw hits every 64th).
         for i in 1..=(2 * BATCH) {
-            append(&local, &open, &format!("c{i}"), &usage(i), t + i, i).unwrap();
+            append(&local, &sinks, &format!("c{i}"), &usage(i), None, t + i, i).unwrap();
         }
         assert_eq!(opens.get(), 3);
         assert_eq!(rows(&db) as u64, 2 * BATCH + 1);
         // A quiet second later the next request flushes what is queued.
-        append(&local, &open, "late", &usage(999), t + 5_000, 1).unwrap();
+        append(&local, &sinks, "late", &usage(999), None, t + 5_000, 1).unwrap();
         assert_eq!(rows(&db) as u64, 2 * BATCH + 2);
         assert!(local.keys(ROW_PREFIX).unwrap().is_empty());
     }
@@ -210,12 +247,22 @@ mod tests {
         let failing = || -> Result<Box<dyn Sql>, String> { Err("disk gone".into()) };
         let working = || -> Result<Box<dyn Sql>, String> { Ok(Box::new(Shared(db.clone()))) };
         let local = MemoryKv::default();
+        let shared = MemoryKv::default();
+        let failing = Sinks {
+            open_log: &failing,
+            shared: &shared,
+        };
+        let working = Sinks {
+            open_log: &working,
+            shared: &shared,
+        };
         for i in 0..10 {
             let r = append(
                 &local,
                 &failing,
                 &format!("c{i}"),
                 &usage(i),
+                Some("spend/k"),
                 5_000 + i,
                 i + 1,
             );
@@ -225,6 +272,11 @@ mod tests {
         flush_all(&local, &working, 9_000).unwrap();
         flush_all(&local, &working, 9_001).unwrap();
         assert_eq!(rows(&db), 10);
+        assert_eq!(
+            shared.increment("spend/k", 0).unwrap(),
+            10 * 250_000,
+            "each cost once"
+        );
     }
 
     #[test]
@@ -232,11 +284,34 @@ mod tests {
         let db = Rc::new(TestDb::new());
         let open = || -> Result<Box<dyn Sql>, String> { Ok(Box::new(Shared(db.clone()))) };
         let local = MemoryKv::default();
+        let shared = MemoryKv::default();
+        let sinks = Sinks {
+            open_log: &open,
+            shared: &shared,
+        };
         local.increment(&lock_key(50_000), 1).unwrap();
-        append(&local, &open, "c", &usage(0), 50_000, 1).unwrap();
+        append(&local, &sinks, "c", &usage(0), None, 50_000, 1).unwrap();
         assert_eq!(rows(&db), 0, "another flush holds the lock");
         // Ten seconds on, the lock key has changed: a lost lock does not block for ever.
-        append(&local, &open, "d", &usage(1), 60_000, 2).unwrap();
+        append(&local, &sinks, "d", &usage(1), None, 60_000, 2).unwrap();
         assert_eq!(rows(&db), 2);
+    }
+
+    #[test]
+    fn a_budget_sees_spend_at_most_a_second_late() {
+        let db = Rc::new(TestDb::new());
+        let open = || -> Result<Box<dyn Sql>, String> { Ok(Box::new(Shared(db.clone()))) };
+        let local = MemoryKv::default();
+        let shared = MemoryKv::default();
+        let sinks = Sinks {
+            open_log: &open,
+            shared: &shared,
+        };
+        local.set(FLUSHED_AT, b"100000").unwrap();
+        append(&local, &sinks, "c", &usage(0), Some("spend/k"), 100_200, 1).unwrap();
+        flush_if_stale(&local, &sinks, 100_500).unwrap();
+        assert_eq!(shared.get("spend/k").unwrap(), None, "queued, not late yet");
+        flush_if_stale(&local, &sinks, 101_000).unwrap();
+        assert_eq!(shared.increment("spend/k", 0).unwrap(), 250_000);
     }
 }

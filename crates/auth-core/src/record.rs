@@ -2,13 +2,13 @@
 //! limits read), then its row into the request log through the replica's in-memory queue.
 //!
 //! Store operations per record (the storage budget, see README): none for the master key or a key
-//! without limits; one atomic increment in the `limits` store for a TPM limit and one in the
-//! shared durable store for a budget.
+//! without limits; one atomic increment in the `limits` store for a TPM limit. A budget's spend
+//! goes with the row and reaches the shared durable store once per batch.
 //! Two in-memory operations queue the row; one SQL transaction per batch of rows writes them.
 //! Nothing else is written: spend totals and last use come from the log.
 
-use crate::check::{Meters, UsageRecord, MICRO};
-use crate::log_queue;
+use crate::check::{Meters, UsageRecord};
+use crate::log_queue::{self, Sinks};
 use crate::sql::Sql;
 use crate::store::Kv;
 use crate::windows;
@@ -37,12 +37,19 @@ pub fn record_usage(
             windows::roll(limits_kv, &usage.key_id, minute)?;
         }
     }
-    if let Some(counter) = &meters.spend_counter {
-        let micro = (usage.cost_usd * MICRO).round() as i64;
-        if micro != 0 {
-            kv.increment(counter, micro)?;
-        }
-    }
     let call_id = format!("req_{random:016x}");
-    log_queue::append(local, open_log, &call_id, usage, now_ms, random).map(drop)
+    let sinks = Sinks {
+        open_log,
+        shared: kv,
+    };
+    log_queue::append(
+        local,
+        &sinks,
+        &call_id,
+        usage,
+        meters.spend_counter.as_deref(),
+        now_ms,
+        random,
+    )
+    .map(drop)
 }
