@@ -1,26 +1,20 @@
 //! Isolation: private provider routes, per-provider outbound allowlists, keys kept apart.
 
 use e2e::*;
-use serde_json::Value;
 
 #[tokio::test]
 async fn provider_routes_are_private() {
     let g = Gateway::start().await;
-    // Even with a spoofed Host, an outside request reaches the router, never a provider component.
-    let response = g
+    // Spin removes a service-chaining Host and, left without an authority, drops the connection
+    // without an answer: an outside request reaches no component at all.
+    let health = g
         .client
         .get(format!("{}/health", g.url))
         .header("host", "provider-openai.spin.internal")
         .send()
-        .await
-        .unwrap();
-    let body: Value = response.json().await.unwrap();
-    assert!(body.get("config").is_some(), "the router answered: {body}");
-    assert!(
-        body.get("key_required").is_none(),
-        "not the provider: {body}"
-    );
-    let response = g
+        .await;
+    assert!(health.is_err(), "answered: {health:?}");
+    let chat = g
         .client
         .post(format!("{}/chat/completions", g.url))
         .bearer_auth(CALLER_KEY)
@@ -28,13 +22,8 @@ async fn provider_routes_are_private() {
         .header("x-gateway-key-variable", "openai_api_key")
         .json(&serde_json::json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]}))
         .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status(),
-        404,
-        "an upstream model name is not a gateway model"
-    );
+        .await;
+    assert!(chat.is_err(), "answered: {chat:?}");
     assert!(g.mock.requests().is_empty());
 }
 
