@@ -117,12 +117,16 @@ def default_config(mock: str, general_settings: str = "") -> str:
 
 def start_gateway(workdir: Path, mock_url: str, config: str | None = None,
                   host: str | None = None, variables: dict | None = None,
-                  timeout: float = 180) -> Process:
-    """Starts the gateway on `host` (default: GATEWAY_HOST) in `workdir` and waits for /health."""
+                  timeout: float = 180, runtime_config_text: str | None = None) -> Process:
+    """Starts the gateway on `host` (default: GATEWAY_HOST) in `workdir` and waits for /health.
+    `runtime_config_text` replaces the copy of runtime-config.toml (e.g. stores on Redis)."""
     host = host or host_name()
     workdir.mkdir(parents=True, exist_ok=True)
     runtime_config = workdir / "runtime-config.toml"
-    shutil.copyfile(ROOT / "runtime-config.toml", runtime_config)
+    if runtime_config_text is None:
+        shutil.copyfile(ROOT / "runtime-config.toml", runtime_config)
+    else:
+        runtime_config.write_text(runtime_config_text)
     state = workdir / "state"
     port = free_port()
     env = dict(os.environ)
