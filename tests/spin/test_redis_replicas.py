@@ -159,7 +159,10 @@ def _cost_of_one_request(base: str) -> float:
     probe = generate(base)
     status, _, body = chat(base, probe)
     assert status == 200, body
-    cost = info(base, probe)["spend"]
+    # Usage is recorded after the answer has been sent: wait for it.
+    deadline = time.time() + 10
+    while (cost := info(base, probe)["spend"]) == 0 and time.time() < deadline:
+        time.sleep(0.05)
     assert cost > 0, "the mock's answer should cost something (gpt-4o-mini list price)"
     return cost
 
@@ -167,33 +170,39 @@ def _cost_of_one_request(base: str) -> float:
 def test_budget_spend_adds_up_across_replicas(cluster):
     a, b = cluster
     cost = _cost_of_one_request(a.url)
-    # Each replica alone spends 3 requests' worth: under the budget; together 6: over it.
+    # Three requests on each replica, concurrently: each replica alone spends 3 requests' worth,
+    # under the budget; together 6, over it. The first five checks see at most four requests'
+    # spend, so at least five are answered; a sixth may be refused if five were already counted.
     budget = 4.5 * cost
     key = generate(a.url, max_budget=budget)
     targets = [a.url, b.url] * 3
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         results = list(pool.map(lambda url: chat(url, key), targets))
-    assert [status for status, _, _ in results] == [200] * 6, results
-    # The request log's batching: a replica's queued spend reaches the shared counter at its next
-    # flush, which a request or an admin query brings once the last flush is a second old. One
-    # /key/info on each replica flushes both; the second round reads the settled counter.
+    answered = sum(status == 200 for status, _, _ in results)
+    assert answered >= 5, results
+    for status, _, body in results:
+        assert status == 200 or (status == 429 and body["error"]["code"] == "budget_exceeded"), \
+            body
+    # Spend may reach the shared counter up to about a second late (the request log's batches);
+    # an admin query flushes the answering replica's queue, so one round on each replica settles
+    # it and the second round reads the settled total.
     time.sleep(1.5)
     for replica in (a, b):
         info(replica.url, key)
     infos = [info(replica.url, key) for replica in (a, b)]
-    total = 6 * cost
+    total = answered * cost
     for i in infos:
         # The budget counter is shared (micro-USD, rounded per batch).
         assert i["budget_period_spend"] == pytest.approx(total, abs=2e-6), infos
-    # `spend` comes from each replica's own request log: each shows its own share.
-    for i in infos:
-        assert i["spend"] == pytest.approx(3 * cost, rel=1e-6), infos
-    assert sum(i["spend"] for i in infos) == pytest.approx(total, rel=1e-6)
+    # `spend` comes from each replica's own request log: together they make the total.
+    assert sum(i["spend"] for i in infos) == pytest.approx(total, rel=1e-6), infos
     for replica in (a, b):
         status, _, body = chat(replica.url, key)
         assert status == 429 and body["error"]["code"] == "budget_exceeded", body
 
 
+# Fails on the batched design of e50bfbd (a replica's queued spend reached the shared counter only
+# at that replica's next request); passes once each request's cost is shared at once.
 @pytest.mark.xfail(strict=False, reason=(
     "a replica's queued spend reaches the shared budget counter only when that replica handles "
     "its next request (or admin query): an idle replica's last second of spend is invisible to "
