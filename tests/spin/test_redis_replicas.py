@@ -203,10 +203,6 @@ def test_budget_spend_adds_up_across_replicas(cluster):
 
 # Fails on the batched design of e50bfbd (a replica's queued spend reached the shared counter only
 # at that replica's next request); passes once each request's cost is shared at once.
-@pytest.mark.xfail(strict=False, reason=(
-    "a replica's queued spend reaches the shared budget counter only when that replica handles "
-    "its next request (or admin query): an idle replica's last second of spend is invisible to "
-    "the others for as long as it stays idle"))
 def test_an_idle_replicas_spend_reaches_the_other_replica(cluster):
     a, b = cluster
     cost = _cost_of_one_request(a.url)

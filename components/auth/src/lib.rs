@@ -54,18 +54,9 @@ impl wit_auth::Guest for Auth {
             master_key: &master_key,
             pepper: &pepper,
         };
-        let (shared, local) = (kv::Store::new("default"), kv::Store::new("local"));
-        let settle = || {
-            let sinks = auth_core::log_queue::Sinks {
-                open_log: &sql::Log::open_boxed,
-                shared: &shared,
-            };
-            auth_core::log_queue::flush_if_stale(&local, &sinks, now_ms())
-        };
         match check::check(
-            &shared,
+            &kv::Store::new("default"),
             &kv::Store::new("limits"),
-            &settle,
             &secrets,
             key.as_deref(),
             &model,
@@ -147,9 +138,11 @@ impl wit_admin::Guest for Auth {
         };
         // Queries see every request this replica has finished.
         let now = now_ms();
+        let limits = kv::Store::new("limits");
         let sinks = auth_core::log_queue::Sinks {
             open_log: &sql::Log::open_boxed,
             shared: &store,
+            pending: &limits,
         };
         if let Err(e) = auth_core::log_queue::flush_all(&kv::Store::new("local"), &sinks, now) {
             eprintln!("{e}");

@@ -444,16 +444,7 @@ mod tests {
             master_key: "sk-master",
             pepper: "",
         };
-        assert!(check(
-            &kv,
-            &kv,
-            &|| Ok(()),
-            &secrets,
-            Some(&key),
-            "gpt-4o",
-            1_800_000_000_000
-        )
-        .is_ok());
+        assert!(check(&kv, &kv, &secrets, Some(&key), "gpt-4o", 1_800_000_000_000).is_ok());
         let (s, info) = call(&kv, "GET", "/key/info", "", Some(&key), "");
         assert_eq!(s, 200);
         assert_eq!(info["info"]["key_alias"], "team-a");
@@ -481,16 +472,7 @@ mod tests {
         );
         assert_eq!(s, 200);
         assert_eq!(d["deleted_keys"].as_array().unwrap().len(), 1);
-        assert!(check(
-            &kv,
-            &kv,
-            &|| Ok(()),
-            &secrets,
-            Some(&key),
-            "gpt-4o",
-            1_800_000_000_000
-        )
-        .is_err());
+        assert!(check(&kv, &kv, &secrets, Some(&key), "gpt-4o", 1_800_000_000_000).is_err());
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!
 //! Store operations per check (the storage budget, see README): none for the master key; one read
 //! of the key record for a virtual key and one more for a budget, in the shared durable store;
-//! for a TPM limit one read and for an RPM limit one atomic increment in the `limits` store (plus,
+//! in the `limits` store one read for a budget (its pending spend), one read for a TPM limit and
+//! one atomic increment for an RPM limit (plus,
 //! once per key and minute, the window roll-over in [`crate::windows`]). RPM/TPM windows live a
 //! minute, so `limits` need not be durable: in memory on one replica, Redis for several. Counters
 //! are read with a plain `get`, never `increment(key, 0)`, which is a write on Spin's SQLite store.
@@ -156,12 +157,17 @@ pub fn spend_key(record: &KeyRecord, now_ms: u64) -> String {
     }
 }
 
-/// Checks a caller's key for a model, counting the request against its RPM. `settle` runs before a
-/// budget is read (it brings queued spend in, see [`crate::log_queue::flush_if_stale`]).
+/// The pending part of a budget counter, in the `limits` store. Named apart from the total:
+/// Spin's Redis store does not prefix keys with the store's label, so two stores on one Redis
+/// share their keys.
+pub fn pending_spend_key(counter: &str) -> String {
+    format!("pending/{counter}")
+}
+
+/// Checks a caller's key for a model, counting the request against its RPM.
 pub fn check(
     kv: &dyn Kv,
     limits_kv: &dyn Kv,
-    settle: &dyn Fn() -> Result<(), String>,
     secrets: &Secrets,
     key: Option<&str>,
     model: &str,
@@ -192,8 +198,12 @@ pub fn check(
     }
     let spend_counter = record.max_budget.map(|_| spend_key(&record, now_ms));
     if let (Some(budget), Some(counter)) = (record.max_budget, &spend_counter) {
-        settle()?;
-        let spent = read_counter(kv, counter)? as f64 / MICRO;
+        // The durable total, plus spend recorded but not moved there yet (see [`crate::record`]).
+        // Total first, then pending: a flush moves spend the other way round (pending, then
+        // total), so a check racing it can miss a batch for an instant but never count it twice.
+        let total = read_counter(kv, counter)?;
+        let micro = total.saturating_add(read_counter(limits_kv, &pending_spend_key(counter))?);
+        let spent = micro as f64 / MICRO;
         if spent >= budget {
             return Err(Denial::BudgetExceeded(format!(
                 "spent ${spent:.6} of a ${budget:.6} budget"
@@ -252,7 +262,8 @@ mod tests {
 
     const NOW: u64 = 1_800_000_000_000;
 
-    fn setup(record: KeyRecord) -> (MemoryKv, Secrets<'static>) {
+    /// The shared store with the key, the `limits` store, and the secrets.
+    fn setup(record: KeyRecord) -> (MemoryKv, MemoryKv, Secrets<'static>) {
         let kv = MemoryKv::default();
         let secrets = Secrets {
             master_key: "sk-master",
@@ -262,7 +273,7 @@ mod tests {
         set_json(&kv, &format!("key/{hash}"), &record).unwrap();
         kv.set(&format!("keyid/{}", record.id), hash.as_bytes())
             .unwrap();
-        (kv, secrets)
+        (kv, MemoryKv::default(), secrets)
     }
 
     fn rec() -> KeyRecord {
@@ -272,17 +283,20 @@ mod tests {
         }
     }
 
-    fn settled() -> Result<(), String> {
-        Ok(())
-    }
-
     fn new_log() -> Result<Box<dyn crate::Sql>, String> {
         Ok(Box::new(TestDb::new()))
     }
 
     /// Checks, then records a request that used `tokens` and cost `cost` at `at`.
-    fn spend(kv: &dyn Kv, s: &Secrets, at: u64, tokens: u64, cost: f64) -> Result<(), Denial> {
-        let grant = check(kv, kv, &settled, s, Some("sk-user"), "m", at)?;
+    fn spend(
+        kv: &dyn Kv,
+        lim: &dyn Kv,
+        s: &Secrets,
+        at: u64,
+        tokens: u64,
+        cost: f64,
+    ) -> Result<(), Denial> {
+        let grant = check(kv, lim, s, Some("sk-user"), "m", at)?;
         let usage = UsageRecord {
             key_id: grant.key_id.clone(),
             prompt_tokens: tokens,
@@ -292,7 +306,7 @@ mod tests {
         };
         record_usage(
             kv,
-            kv,
+            lim,
             &MemoryKv::default(),
             &new_log,
             &usage,
@@ -305,30 +319,30 @@ mod tests {
 
     #[test]
     fn master_and_denials() {
-        let (kv, s) = setup(rec());
+        let (kv, lim, s) = setup(rec());
         let none = Secrets {
             master_key: "",
             pepper: "",
         };
         assert_eq!(
-            check(&kv, &kv, &settled, &none, Some("x"), "m", NOW),
+            check(&kv, &lim, &none, Some("x"), "m", NOW),
             Err(Denial::NoMasterKey)
         );
         assert_eq!(
-            check(&kv, &kv, &settled, &s, None, "m", NOW),
+            check(&kv, &lim, &s, None, "m", NOW),
             Err(Denial::MissingKey)
         );
         assert!(
-            check(&kv, &kv, &settled, &s, Some("sk-master"), "m", NOW)
+            check(&kv, &lim, &s, Some("sk-master"), "m", NOW)
                 .unwrap()
                 .is_master
         );
         assert_eq!(
-            check(&kv, &kv, &settled, &s, Some("sk-wrong"), "m", NOW),
+            check(&kv, &lim, &s, Some("sk-wrong"), "m", NOW),
             Err(Denial::InvalidKey)
         );
         assert_eq!(
-            check(&kv, &kv, &settled, &s, Some("sk-user"), "m", NOW)
+            check(&kv, &lim, &s, Some("sk-user"), "m", NOW)
                 .unwrap()
                 .key_id,
             "k1"
@@ -337,59 +351,77 @@ mod tests {
 
     #[test]
     fn expiry_models_budget() {
-        let (kv, s) = setup(KeyRecord {
+        let (kv, lim, s) = setup(KeyRecord {
             expires_at_ms: Some(NOW),
             ..rec()
         });
         assert_eq!(
-            check(&kv, &kv, &settled, &s, Some("sk-user"), "m", NOW),
+            check(&kv, &lim, &s, Some("sk-user"), "m", NOW),
             Err(Denial::ExpiredKey)
         );
-        let (kv, s) = setup(KeyRecord {
+        let (kv, lim, s) = setup(KeyRecord {
             models: vec!["gpt-*".into()],
             ..rec()
         });
         assert_eq!(
-            check(&kv, &kv, &settled, &s, Some("sk-user"), "claude", NOW),
+            check(&kv, &lim, &s, Some("sk-user"), "claude", NOW),
             Err(Denial::ModelNotAllowed("claude".into()))
         );
-        let (kv, s) = setup(KeyRecord {
+        let (kv, lim, s) = setup(KeyRecord {
             max_budget: Some(0.001),
             ..rec()
         });
-        spend(&kv, &s, NOW, 0, 0.001).unwrap();
+        spend(&kv, &lim, &s, NOW, 0, 0.001).unwrap();
         assert!(matches!(
-            check(&kv, &kv, &settled, &s, Some("sk-user"), "m", NOW),
+            check(&kv, &lim, &s, Some("sk-user"), "m", NOW),
+            Err(Denial::BudgetExceeded(_))
+        ));
+    }
+
+    /// Two stores on one Redis share their keys: the pending and durable parts of a budget must
+    /// not be the same key, or spend would count twice.
+    #[test]
+    fn one_keyspace_for_both_stores_counts_spend_once() {
+        let (kv, _, s) = setup(KeyRecord {
+            max_budget: Some(0.003),
+            ..rec()
+        });
+        spend(&kv, &kv, &s, NOW, 0, 0.002).unwrap();
+        assert!(
+            check(&kv, &kv, &s, Some("sk-user"), "m", NOW).is_ok(),
+            "0.002 of 0.003"
+        );
+        spend(&kv, &kv, &s, NOW, 0, 0.002).unwrap();
+        assert!(matches!(
+            check(&kv, &kv, &s, Some("sk-user"), "m", NOW),
             Err(Denial::BudgetExceeded(_))
         ));
     }
 
     #[test]
     fn budget_resets_with_its_period() {
-        let (kv, s) = setup(KeyRecord {
+        let (kv, lim, s) = setup(KeyRecord {
             max_budget: Some(0.001),
             budget_period_s: Some(60),
             ..rec()
         });
-        spend(&kv, &s, NOW, 0, 0.002).unwrap();
+        spend(&kv, &lim, &s, NOW, 0, 0.002).unwrap();
         assert!(matches!(
-            check(&kv, &kv, &settled, &s, Some("sk-user"), "m", NOW),
+            check(&kv, &lim, &s, Some("sk-user"), "m", NOW),
             Err(Denial::BudgetExceeded(_))
         ));
-        assert!(check(&kv, &kv, &settled, &s, Some("sk-user"), "m", NOW + 60_000).is_ok());
+        assert!(check(&kv, &lim, &s, Some("sk-user"), "m", NOW + 60_000).is_ok());
     }
 
     #[test]
     fn rpm_is_exact_under_concurrency() {
-        let (kv, s) = setup(KeyRecord {
+        let (kv, lim, s) = setup(KeyRecord {
             rpm_limit: Some(20),
             ..rec()
         });
         let results: Vec<bool> = std::thread::scope(|scope| {
             let hs: Vec<_> = (0..50)
-                .map(|_| {
-                    scope.spawn(|| check(&kv, &kv, &settled, &s, Some("sk-user"), "m", NOW).is_ok())
-                })
+                .map(|_| scope.spawn(|| check(&kv, &lim, &s, Some("sk-user"), "m", NOW).is_ok()))
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
@@ -398,31 +430,31 @@ mod tests {
 
     #[test]
     fn tpm_blocks_once_the_window_is_used() {
-        let (kv, s) = setup(KeyRecord {
+        let (kv, lim, s) = setup(KeyRecord {
             tpm_limit: Some(100),
             ..rec()
         });
-        spend(&kv, &s, NOW, 100, 0.0).unwrap();
-        match check(&kv, &kv, &settled, &s, Some("sk-user"), "m", NOW) {
+        spend(&kv, &lim, &s, NOW, 100, 0.0).unwrap();
+        match check(&kv, &lim, &s, Some("sk-user"), "m", NOW) {
             Err(Denial::RateLimited(l)) => assert_eq!(l.tpm_remaining, Some(0)),
             other => panic!("{other:?}"),
         }
-        assert!(check(&kv, &kv, &settled, &s, Some("sk-user"), "m", NOW + 60_000).is_ok());
+        assert!(check(&kv, &lim, &s, Some("sk-user"), "m", NOW + 60_000).is_ok());
     }
 
     #[test]
     fn counters_of_old_minutes_are_dropped() {
-        let (kv, s) = setup(KeyRecord {
+        let (kv, lim, s) = setup(KeyRecord {
             tpm_limit: Some(1_000),
             rpm_limit: Some(1_000),
             ..rec()
         });
         for minute in 0..5 {
-            spend(&kv, &s, NOW + minute * 60_000, 10, 0.0).unwrap();
+            spend(&kv, &lim, &s, NOW + minute * 60_000, 10, 0.0).unwrap();
         }
         let m = NOW / 60_000;
-        let mut left = kv.keys("rpm/").unwrap();
-        left.extend(kv.keys("tpm/").unwrap());
+        let mut left = lim.keys("rpm/").unwrap();
+        left.extend(lim.keys("tpm/").unwrap());
         left.sort();
         assert_eq!(
             left,
@@ -449,26 +481,17 @@ mod tests {
         for (name, record, key, shared, limits) in [
             ("master", rec(), "sk-master", (0, 0), (0, 0)),
             ("virtual, no limits", rec(), "sk-user", (1, 0), (0, 0)),
-            ("virtual, RPM+TPM+budget", full, "sk-user", (2, 0), (1, 2)),
+            ("virtual, RPM+TPM+budget", full, "sk-user", (2, 0), (2, 3)),
         ] {
-            let (kv, s) = setup(record);
-            let limits_kv = MemoryKv::default();
+            let (kv, limits_kv, s) = setup(record);
             let counting = CountingKv::new(&kv);
             let counting_limits = CountingKv::new(&limits_kv);
             let local = MemoryKv::default();
             for i in 0..2 {
                 counting.reset();
                 counting_limits.reset();
-                let grant = check(
-                    &counting,
-                    &counting_limits,
-                    &settled,
-                    &s,
-                    Some(key),
-                    "m",
-                    NOW + i,
-                )
-                .unwrap();
+                let grant =
+                    check(&counting, &counting_limits, &s, Some(key), "m", NOW + i).unwrap();
                 let usage = UsageRecord {
                     key_id: grant.key_id.clone(),
                     prompt_tokens: 5,

@@ -2,8 +2,9 @@
 //! limits read), then its row into the request log through the replica's in-memory queue.
 //!
 //! Store operations per record (the storage budget, see README): none for the master key or a key
-//! without limits; one atomic increment in the `limits` store for a TPM limit. A budget's spend
-//! goes with the row and reaches the shared durable store once per batch.
+//! without limits; one atomic increment in the `limits` store for a TPM limit, and one there for
+//! a budget: its cost, pending until the row's batch moves it to the durable counter in the
+//! shared store (checks add both, so every replica sharing `limits` sees the spend at once).
 //! Two in-memory operations queue the row; one SQL transaction per batch of rows writes them.
 //! Nothing else is written: spend totals and last use come from the log.
 
@@ -37,10 +38,17 @@ pub fn record_usage(
             windows::roll(limits_kv, &usage.key_id, minute)?;
         }
     }
+    if let Some(counter) = &meters.spend_counter {
+        let micro = (usage.cost_usd * crate::check::MICRO).round() as i64;
+        if micro != 0 {
+            limits_kv.increment(&crate::check::pending_spend_key(counter), micro)?;
+        }
+    }
     let call_id = format!("req_{random:016x}");
     let sinks = Sinks {
         open_log,
         shared: kv,
+        pending: limits_kv,
     };
     log_queue::append(
         local,
