@@ -47,7 +47,9 @@ COMBOS = {
                              "components": ["../../components/openshift"]},
     "combos/openshift-egress-firewall": {
         "namespace": "llm-gateway", "resources": ["../../overlays/openshift"],
-        "components": ["../../components/openshift-egress-firewall"]},
+        "components": ["../../components/openshift-egress-firewall"],
+        "images": [{"name": "ghcr.io/example/llm-gateway",
+                    "newName": "quay.io/acme/llm-gateway", "newTag": "1.2.3"}]},
 }
 
 # spin-operator's constants (pkg/spinapp, internal/constants): the port of the pods and of the

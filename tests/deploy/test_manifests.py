@@ -200,6 +200,12 @@ def test_manifest_uses_only_spin_3_6_features():
         assert "dependencies_inherit_configuration" not in component or component.get("dependencies")
 
 
+def test_an_overlays_images_entry_sets_the_apps_image(rendered):
+    assert spinapp(rendered["production"])["spec"]["image"] == "ghcr.io/example/llm-gateway:0.1.0"
+    assert spinapp(rendered["openshift+egress-firewall"])["spec"]["image"] == (
+        "quay.io/acme/llm-gateway:1.2.3")
+
+
 # --- executor, replicas, probes --------------------------------------------------------------
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
