@@ -40,6 +40,8 @@ OVERLAYS = {
     # Test-only kustomizations written into the copy (see render_all).
     "dev+openshift": "combos/dev-openshift",
     "openshift+egress-firewall": "combos/openshift-egress-firewall",
+    # The README's own overlay: openshift, the app's image and a LiteLLM config.yaml as it is.
+    "readme-example": "combos/readme-example",
 }
 COMBOS = {
     # As a user's own overlay would (with its namespace).
@@ -50,7 +52,14 @@ COMBOS = {
         "components": ["../../components/openshift-egress-firewall"],
         "images": [{"name": "ghcr.io/example/llm-gateway",
                     "newName": "quay.io/acme/llm-gateway", "newTag": "1.2.3"}]},
+    "combos/readme-example": {
+        "namespace": "llm-gateway", "resources": ["../../overlays/openshift"],
+        "images": [{"name": "ghcr.io/example/llm-gateway",
+                    "newName": "quay.io/acme/llm-gateway", "newTag": "0.1.0"}],
+        "configMapGenerator": [{"name": "llm-gateway-config", "behavior": "replace",
+                                "files": ["config.yaml"]}]},
 }
+LITELLM_CONFIG = Path(__file__).resolve().parent / "litellm-config.yaml"
 
 # spin-operator's constants (pkg/spinapp, internal/constants): the port of the pods and of the
 # Service it makes, the label on every pod of an app, and the runtime config's mount point.
@@ -96,6 +105,7 @@ def prepare_copy(dest: Path) -> Path:
         (copy_root / path).mkdir(parents=True)
         (copy_root / path / "kustomization.yaml").write_text(yaml.safe_dump({
             "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", **body}))
+    shutil.copyfile(LITELLM_CONFIG, copy_root / "combos" / "readme-example" / "config.yaml")
     return copy_root
 
 

@@ -14,12 +14,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from manifests import (APP_NAME_LABEL, DEPLOY, OPERATOR_HTTP_PORT, OVERLAYS, ROOT, find, one,
-                       operator_runtime_config, validation_errors)
+from manifests import (APP_NAME_LABEL, DEPLOY, LITELLM_CONFIG, OPERATOR_HTTP_PORT, OVERLAYS, ROOT,
+                       find, one, operator_runtime_config, validation_errors)
 
 NAMESPACE = "llm-gateway"
-MULTI_REPLICA = ("base", "production", "openshift", "openshift+egress-firewall")
-PRODUCTION = ("production", "openshift", "openshift+egress-firewall")
+MULTI_REPLICA = ("base", "production", "openshift", "openshift+egress-firewall", "readme-example")
+PRODUCTION = ("production", "openshift", "openshift+egress-firewall", "readme-example")
 DEV = ("dev", "dev+openshift")
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16")
 
@@ -144,13 +144,19 @@ def test_production_applies_no_secret(rendered):
 def test_config_change_rolls_the_pods(rendered):
     """The ConfigMap's name carries its content's hash and the SpinApp follows it, so the operator
     rewrites the Deployment (a rollout) when the gateway config changes."""
+    names = set()
     for overlay in OVERLAYS:
         objects = rendered[overlay]
         (config_map,) = find(objects, "ConfigMap")
         assert config_map["metadata"]["name"].startswith("llm-gateway-config-")
         ref = variables(spinapp(objects))["gateway_config"]["valueFrom"]["configMapKeyRef"]
         assert ref["name"] == config_map["metadata"]["name"]
-        assert yaml.safe_load(config_map["data"][ref["key"]]) == gateway_config()
+        expected = LITELLM_CONFIG.read_text() if overlay == "readme-example" else (
+            DEPLOY / "base" / "config.yaml").read_text()
+        assert config_map["data"][ref["key"]] == expected
+        names.add(config_map["metadata"]["name"])
+    # Another config, another name: the SpinApp changes with it.
+    assert len(names) == 2
 
 
 def test_gateway_config_keys_are_bound_from_the_secret_under_litellm_names(rendered):
@@ -204,6 +210,7 @@ def test_an_overlays_images_entry_sets_the_apps_image(rendered):
     assert spinapp(rendered["production"])["spec"]["image"] == "ghcr.io/example/llm-gateway:0.1.0"
     assert spinapp(rendered["openshift+egress-firewall"])["spec"]["image"] == (
         "quay.io/acme/llm-gateway:1.2.3")
+    assert spinapp(rendered["readme-example"])["spec"]["image"] == "quay.io/acme/llm-gateway:0.1.0"
 
 
 # --- executor, replicas, probes --------------------------------------------------------------
@@ -435,7 +442,8 @@ def test_the_egress_firewall_allows_exactly_the_provider_hosts(rendered):
     assert rules[-1] == {"type": "Deny", "to": {"cidrSelector": "0.0.0.0/0"}}
 
 
-@pytest.mark.parametrize("overlay", ("openshift", "dev+openshift", "openshift+egress-firewall"))
+@pytest.mark.parametrize("overlay", ("openshift", "dev+openshift", "openshift+egress-firewall",
+                                     "readme-example"))
 def test_the_route_reaches_the_operators_service(rendered, overlay):
     objects = rendered[overlay]
     route = one(objects, "Route")

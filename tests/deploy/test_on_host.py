@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 from hosts import MASTER_KEY, Process, default_config, free_port, host_name, start_gateway, start_mock
-from manifests import DEPLOY, one, operator_runtime_config, relocate, to_toml
+from manifests import DEPLOY, LITELLM_CONFIG, one, operator_runtime_config, relocate, to_toml
 
 
 def _configmap_config() -> str:
@@ -87,6 +87,22 @@ def test_a_configmap_model_answers_through_its_provider(deployed):
     assert status == 200, answer
     assert answer["object"] == "chat.completion"
     assert answer["choices"][0]["message"]["content"]
+
+
+def test_a_litellm_config_loads_as_it_is(tmp_path, mock):
+    """The README's migration: a LiteLLM config.yaml with its usual sections (litellm_settings,
+    router_settings, general_settings.master_key/database_url) loads unchanged."""
+    config = LITELLM_CONFIG.read_text()
+    gateway = start_gateway(tmp_path / "litellm", mock.url, config=config)
+    try:
+        health = _get(f"{gateway.url}/health")
+        assert health["config"]["loaded"] is True, health
+        served = {m["id"] for m in _get(f"{gateway.url}/v1/models", MASTER_KEY)["data"]}
+        assert {m["model_name"] for m in yaml.safe_load(config)["model_list"]} <= served
+        status, answer = _chat(gateway.url, MASTER_KEY, "gpt-4o")
+        assert status == 200, answer
+    finally:
+        gateway.stop()
 
 
 def test_the_spinapps_probe_paths_answer(deployed):
