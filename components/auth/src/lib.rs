@@ -110,11 +110,15 @@ impl wit_auth::Guest for Auth {
             stream: u.stream,
             started_at_ms: u.started_at_ms,
         };
+        let (shared, limits) = (kv::Store::new("default"), kv::Store::new("limits"));
+        let stores = auth_core::log_queue::Sinks {
+            open_log: &sql::Log::open_boxed,
+            shared: &shared,
+            limits: &limits,
+        };
         auth_core::record_usage(
-            &kv::Store::new("default"),
-            &kv::Store::new("limits"),
+            &stores,
             &kv::Store::new("local"),
-            &sql::Log::open_boxed,
             &record,
             &meters,
             now_ms(),
@@ -142,7 +146,7 @@ impl wit_admin::Guest for Auth {
         let sinks = auth_core::log_queue::Sinks {
             open_log: &sql::Log::open_boxed,
             shared: &store,
-            pending: &limits,
+            limits: &limits,
         };
         if let Err(e) = auth_core::log_queue::flush_all(&kv::Store::new("local"), &sinks, now) {
             eprintln!("{e}");

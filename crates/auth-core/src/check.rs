@@ -255,6 +255,7 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log_queue::Sinks;
     use crate::record::record_usage;
     use crate::sql::sqlite::TestDb;
     use crate::store::memory::{CountingKv, MemoryKv};
@@ -304,16 +305,12 @@ mod tests {
             started_at_ms: at,
             ..Default::default()
         };
-        record_usage(
-            kv,
-            lim,
-            &MemoryKv::default(),
-            &new_log,
-            &usage,
-            &grant.meters,
-            at,
-            1,
-        )?;
+        let stores = Sinks {
+            open_log: &new_log,
+            shared: kv,
+            limits: lim,
+        };
+        record_usage(&stores, &MemoryKv::default(), &usage, &grant.meters, at, 1)?;
         Ok(())
     }
 
@@ -499,17 +496,12 @@ mod tests {
                     started_at_ms: NOW + i,
                     ..Default::default()
                 };
-                record_usage(
-                    &counting,
-                    &counting_limits,
-                    &local,
-                    &new_log,
-                    &usage,
-                    &grant.meters,
-                    NOW + i,
-                    3,
-                )
-                .unwrap();
+                let stores = Sinks {
+                    open_log: &new_log,
+                    shared: &counting,
+                    limits: &counting_limits,
+                };
+                record_usage(&stores, &local, &usage, &grant.meters, NOW + i, 3).unwrap();
             }
             assert_eq!(
                 (counting.counts(), counting_limits.counts()),

@@ -48,14 +48,15 @@ struct Queued {
     spend_counter: Option<String>,
 }
 
-/// Where a queue flushes to: the SQL log, and the budget counters' two parts.
+/// The stores a request's record goes to: the SQL log, the shared durable store (keys, budget
+/// totals) and the `limits` store (RPM/TPM windows, budgets' pending parts).
 pub struct Sinks<'a> {
     /// Opens the SQL log (only when a flush is due).
     pub open_log: &'a dyn Fn() -> Result<Box<dyn Sql>, String>,
-    /// The shared durable store (budget counters' totals).
+    /// The shared durable store.
     pub shared: &'a dyn Kv,
-    /// The `limits` store (budget counters' pending parts).
-    pub pending: &'a dyn Kv,
+    /// The `limits` store.
+    pub limits: &'a dyn Kv,
 }
 
 fn lock_key(now_ms: u64) -> String {
@@ -155,7 +156,7 @@ pub fn flush(local: &dyn Kv, sinks: &Sinks, now_ms: u64) -> Result<usize, String
         // Pending first, then total; checks read the other way round (see [`crate::check`]), so
         // a check racing this misses the batch for an instant, never counts it twice.
         sinks
-            .pending
+            .limits
             .increment(&pending_spend_key(counter), -micro)?;
         sinks.shared.increment(counter, micro)?;
     }
@@ -224,7 +225,7 @@ mod tests {
         let sinks = Sinks {
             open_log: &open,
             shared: &shared,
-            pending: &pending,
+            limits: &pending,
         };
         let t = 10_000_000;
         // The first request finds no recent flush and flushes itself.
@@ -254,12 +255,12 @@ mod tests {
         let failing = Sinks {
             open_log: &failing,
             shared: &shared,
-            pending: &pending,
+            limits: &pending,
         };
         let working = Sinks {
             open_log: &working,
             shared: &shared,
-            pending: &pending,
+            limits: &pending,
         };
         for i in 0..10 {
             let r = append(
@@ -299,7 +300,7 @@ mod tests {
         let sinks = Sinks {
             open_log: &open,
             shared: &shared,
-            pending: &pending,
+            limits: &pending,
         };
         local.increment(&lock_key(50_000), 1).unwrap();
         append(&local, &sinks, "c", &usage(0), None, 50_000, 1).unwrap();

@@ -10,25 +10,21 @@
 
 use crate::check::{Meters, UsageRecord};
 use crate::log_queue::{self, Sinks};
-use crate::sql::Sql;
 use crate::store::Kv;
 use crate::windows;
 
 /// Records a finished request that ended at `now_ms`. Its tokens count in the TPM window of the
-/// minute it finished in (the minute they were spent). `kv` is the shared durable store,
-/// `limits_kv` the store of RPM/TPM windows, `local` the replica's in-memory one, `open_log` opens
-/// the SQL log when a batch is due.
-#[allow(clippy::too_many_arguments)]
+/// minute it finished in (the minute they were spent). `stores` names the shared durable store,
+/// the `limits` store and how to open the SQL log; `local` is the replica's in-memory store.
 pub fn record_usage(
-    kv: &dyn Kv,
-    limits_kv: &dyn Kv,
+    stores: &Sinks,
     local: &dyn Kv,
-    open_log: &dyn Fn() -> Result<Box<dyn Sql>, String>,
     usage: &UsageRecord,
     meters: &Meters,
     now_ms: u64,
     random: u64,
 ) -> Result<(), String> {
+    let limits_kv = stores.limits;
     if meters.tpm {
         let tokens = i64::try_from(usage.prompt_tokens.saturating_add(usage.completion_tokens))
             .unwrap_or(i64::MAX);
@@ -45,14 +41,9 @@ pub fn record_usage(
         }
     }
     let call_id = format!("req_{random:016x}");
-    let sinks = Sinks {
-        open_log,
-        shared: kv,
-        pending: limits_kv,
-    };
     log_queue::append(
         local,
-        &sinks,
+        stores,
         &call_id,
         usage,
         meters.spend_counter.as_deref(),
