@@ -287,7 +287,9 @@ fn parse_deployment(path: &str, entry: &Value) -> Result<Deployment, ConfigError
             "the upstream model after the prefix is empty",
         ));
     }
+    let public = api_base.as_deref().and_then(public_endpoint);
     let provider = match (prefix, api_base.is_some()) {
+        ("openai", true) if public == Some(Provider::OpenAi) => Provider::OpenAi,
         ("openai", false) => Provider::OpenAi,
         ("openai", true) | ("hosted_vllm", true) => Provider::OpenAiCompatible,
         ("hosted_vllm", false) => {
@@ -354,7 +356,10 @@ fn parse_deployment(path: &str, entry: &Value) -> Result<Deployment, ConfigError
         model_name,
         provider,
         upstream_model: upstream_model.to_string(),
-        api_base: api_base.map(|b| b.trim_end_matches('/').to_string()),
+        // A provider's public endpoint means the provider as configured (its `*_origin`).
+        api_base: api_base
+            .filter(|_| public != Some(provider))
+            .map(|b| b.trim_end_matches('/').to_string()),
         key,
         timeout_ms,
         max_output_tokens,
@@ -386,6 +391,21 @@ fn parse_key(path: &str, raw: &str, provider: Provider) -> Result<KeySource, Con
             provider.name()
         ),
     ))
+}
+
+/// The provider whose public endpoint an `api_base` names (`https://api.openai.com[/v1]`,
+/// `https://api.anthropic.com`, `https://generativelanguage.googleapis.com[/v1beta]`): such an
+/// `api_base` means that provider, with its component, key variable and configured origin, not a
+/// self-hosted server (LiteLLM configs often spell the default out).
+fn public_endpoint(api_base: &str) -> Option<Provider> {
+    let rest = api_base.strip_prefix("https://")?;
+    let host = rest.split(['/', '?']).next()?.to_ascii_lowercase();
+    match host.strip_suffix(":443").unwrap_or(&host) {
+        "api.openai.com" => Some(Provider::OpenAi),
+        "api.anthropic.com" => Some(Provider::Anthropic),
+        "generativelanguage.googleapis.com" => Some(Provider::Gemini),
+        _ => None,
+    }
 }
 
 /// Spin's variable name rule: lower-case ASCII letters, digits and underscores, starting with a
@@ -499,6 +519,38 @@ general_settings:
         assert_eq!(b.max_parallel_requests, 7);
         // Flow-style YAML that is not JSON still reads as YAML.
         assert!(Config::parse("{model_list: []}").is_ok());
+    }
+
+    #[test]
+    fn a_public_endpoint_as_api_base_means_that_provider() {
+        let yaml = "model_list:
+  - model_name: gpt-5.4-mini
+    litellm_params:
+      model: openai/gpt-5.4-mini-2026-03-17
+      api_base: https://api.openai.com/v1
+      api_key: os.environ/OPENAI_API_KEY
+  - model_name: claude
+    litellm_params:
+      model: anthropic/claude-sonnet-4-5
+      api_base: https://API.anthropic.com:443/
+  - model_name: llama
+    litellm_params:
+      model: openai/llama-3.1-8b-instruct
+      api_base: https://llama.example.com/v1
+      api_key: dummy-key
+";
+        let c = Config::parse(yaml).unwrap();
+        let gpt = &c.deployments[0];
+        assert_eq!(gpt.provider, Provider::OpenAi);
+        assert_eq!(gpt.api_base, None, "the provider's configured origin");
+        assert_eq!(gpt.key, Some(KeySource::Variable("openai_api_key".into())));
+        assert_eq!(gpt.upstream_model, "gpt-5.4-mini-2026-03-17");
+        assert_eq!(c.deployments[1].api_base, None);
+        assert_eq!(c.deployments[2].provider, Provider::OpenAiCompatible);
+        // A literal key is still refused for a public provider, whatever api_base says.
+        let e = error_of("model_list:\n  - model_name: x\n    litellm_params:\n      model: openai/x\n      api_base: https://api.openai.com/v1\n      api_key: sk-literal\n");
+        assert!(e.message.contains("literal keys"));
+        assert!(!e.message.contains("sk-literal"));
     }
 
     fn error_of(yaml: &str) -> ConfigError {

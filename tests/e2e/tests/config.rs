@@ -42,3 +42,27 @@ async fn a_json_config_reads_like_its_yaml() {
     let g = Gateway::start_with(|_| Some(value.to_string()), HashMap::new()).await;
     serves_every_model(&g, 3).await;
 }
+
+/// LiteLLM configs often spell out the provider's own endpoint: `openai/` with
+/// `api_base: https://api.openai.com/v1` is OpenAI (its component, its key variable, its configured
+/// origin: here the mock), not a self-hosted server, which could neither reach it nor hold the key.
+#[tokio::test]
+async fn a_public_endpoint_as_api_base_routes_to_that_provider() {
+    let yaml = "model_list:
+  - model_name: gpt-5.4-mini
+    litellm_params:
+      model: openai/gpt-5.4-mini-2026-03-17
+      api_base: https://api.openai.com/v1
+      api_key: os.environ/OPENAI_API_KEY
+";
+    let g = Gateway::start_with(|_| Some(yaml.to_string()), HashMap::new()).await;
+    let (status, _, answer) = g.post("/v1/chat/completions", &chat("gpt-5.4-mini")).await;
+    assert_eq!(status, 200, "{answer}");
+    let sent = g.upstream("/chat/completions");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        header(&sent[0], "authorization"),
+        Some(format!("Bearer {OPENAI_KEY}").as_str())
+    );
+    assert!(sent[0].body.contains("gpt-5.4-mini-2026-03-17"));
+}
