@@ -110,10 +110,22 @@ fn denial_error(denial: auth::Denial) -> ApiError {
             format!("Budget exceeded for this API key: {detail}"),
         )
         .with_code("budget_exceeded"),
-        D::StoreError(detail) => ApiError::internal(format!("auth store error: {detail}"))
-            .with_code("auth_store_error"),
+        // The shared store (Redis in a cluster) failed: the key cannot be checked, so the request
+        // is refused, never served unchecked. A 503 with `retry-after`: the store usually returns.
+        D::StoreError(detail) => ApiError::new(
+            503,
+            ErrorType::Server,
+            format!(
+                "The gateway's key-value store is unavailable, so this API key cannot be checked; retry shortly (auth store error: {detail})."
+            ),
+        )
+        .with_code("auth_store_error")
+        .with_header("retry-after", STORE_RETRY_AFTER_S.to_string()),
     }
 }
+
+/// Seconds a caller is asked to wait when the key-value store failed.
+const STORE_RETRY_AFTER_S: u32 = 5;
 
 /// Serves a LiteLLM-compatible admin path (`/key/...`, `/spend/...`) through the auth component.
 pub fn admin(inbound: &Inbound, path: &str, out: ResponseOutparam) {
@@ -138,4 +150,31 @@ pub fn admin(inbound: &Inbound, path: &str, out: ResponseOutparam) {
     });
     let value: Value = serde_json::from_str(&response.body).unwrap_or(Value::Null);
     respond_json(out, response.status, &value, &response.headers);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_failure_is_a_503_with_retry_after_naming_the_store() {
+        let e = denial_error(auth::Denial::StoreError(
+            "Other(\"Reconnecting failed: Connection refused\")".into(),
+        ));
+        assert_eq!(e.status, 503);
+        assert_eq!(e.code.as_deref(), Some("auth_store_error"));
+        assert_eq!(
+            e.headers,
+            vec![("retry-after".to_string(), STORE_RETRY_AFTER_S.to_string())]
+        );
+        let json = e.to_openai_json();
+        assert_eq!(json["error"]["type"], "server_error");
+        let message = json["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("key-value store is unavailable"),
+            "{message}"
+        );
+        assert!(message.contains("Connection refused"), "{message}");
+        assert_eq!(e.to_anthropic_json()["error"]["type"], "api_error");
+    }
 }
