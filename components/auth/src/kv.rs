@@ -2,6 +2,7 @@
 //! durable and shared by replicas (keys, budgets), `limits` (RPM/TPM windows: shared, need not be
 //! durable) and `local`, each replica's in-memory store (the request-log queue).
 
+use auth_core::store_health::{self, Before};
 use spin_sdk::wit::wasi::keyvalue::{atomics, store};
 
 /// A store, opened on first use: a request that needs no store (the master key, a key without
@@ -24,8 +25,28 @@ impl Store {
         if let Some(b) = self.bucket.get() {
             return Ok(b);
         }
-        let b = store::open(self.label).map_err(|e| format!("store `{}`: {e:?}", self.label))?;
+        // Opening a shared store reaches it (Spin pings Redis): the call that can stall.
+        let probe = self.label != "local" && shared_store_may_be_called()?;
+        let opened = store::open(self.label);
+        if probe {
+            let _ = store_health::answered(&Store::new("local"), crate::now_ms());
+        }
+        let b = opened.map_err(|e| format!("store `{}`: {e:?}", self.label))?;
         Ok(self.bucket.get_or_init(|| b))
+    }
+}
+
+/// Whether this request may call a shared store ([`store_health`]); `Ok(true)` when it probes.
+/// A refusal is an error naming how long the store has not answered.
+fn shared_store_may_be_called() -> Result<bool, String> {
+    match store_health::before(&Store::new("local"), crate::now_ms()) {
+        Ok(Before::Go { probe }) => Ok(probe),
+        Ok(Before::Refuse { waited_ms }) => Err(format!(
+            "the shared key-value store has not answered for {} s",
+            waited_ms / 1000
+        )),
+        // Without the local store there is no memory of stalls: go on.
+        Err(_) => Ok(false),
     }
 }
 

@@ -20,6 +20,7 @@ pub mod record;
 pub mod request_log;
 pub mod sql;
 pub mod store;
+pub mod store_health;
 pub mod windows;
 
 pub use check::{check, Denial, Grant, LimitState, Meters, UsageRecord};
