@@ -129,6 +129,14 @@ pub fn insert_batch(db: &dyn Sql, rows: &[(&str, &UsageRecord)]) -> Result<(), S
     write()
 }
 
+/// Rows of a query; none before the first write has created the schema.
+fn read(db: &dyn Sql, statement: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, String> {
+    match db.execute(statement, params) {
+        Err(e) if e.contains("no such table") => Ok(Vec::new()),
+        result => result,
+    }
+}
+
 /// What `/spend/logs` may filter on.
 #[derive(Debug, Default)]
 pub struct LogQuery<'a> {
@@ -164,12 +172,10 @@ pub fn query(db: &dyn Sql, q: &LogQuery) -> Result<Vec<Value>, String> {
     }
     sql.push_str(" ORDER BY started_at_ms DESC, id DESC LIMIT ?");
     params.push(SqlValue::Integer(q.limit.into()));
-    let rows = match db.execute(&sql, &params) {
-        Ok(rows) => rows,
-        Err(e) if e.contains("no such table") => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    Ok(rows.iter().map(|r| row_json(r)).collect())
+    Ok(read(db, &sql, &params)?
+        .iter()
+        .map(|r| row_json(r))
+        .collect())
 }
 
 fn row_json(r: &[SqlValue]) -> Value {
@@ -206,14 +212,11 @@ pub fn parse_cursor(cursor: &str) -> Option<(u64, i64)> {
 
 /// A key's total spend in USD and its last use (Unix ms), from the log.
 pub fn key_totals(db: &dyn Sql, key_id: &str) -> Result<(f64, Option<u64>), String> {
-    let rows = match db.execute(
+    let rows = read(
+        db,
         "SELECT COALESCE(SUM(cost_usd), 0), MAX(started_at_ms) FROM request_log WHERE key_id = ?",
         &[SqlValue::from(key_id)],
-    ) {
-        Ok(rows) => rows,
-        Err(e) if e.contains("no such table") => return Ok((0.0, None)),
-        Err(e) => return Err(e),
-    };
+    )?;
     let row = rows.first();
     let spend = row
         .and_then(|r| r.first())
@@ -228,16 +231,13 @@ pub fn key_totals(db: &dyn Sql, key_id: &str) -> Result<(f64, Option<u64>), Stri
 
 /// Requests, tokens and spend per day, key and model (`/global/spend/report`).
 pub fn spend_report(db: &dyn Sql) -> Result<Vec<Value>, String> {
-    let rows = match db.execute(
+    let rows = read(
+        db,
         "SELECT started_at_ms / 86400000 AS day, key_id, model, COUNT(*), \
          SUM(prompt_tokens + completion_tokens), SUM(cost_usd) FROM request_log \
          GROUP BY day, key_id, model ORDER BY day, key_id, model",
         &[],
-    ) {
-        Ok(rows) => rows,
-        Err(e) if e.contains("no such table") => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
+    )?;
     Ok(rows
         .iter()
         .map(|r| {
