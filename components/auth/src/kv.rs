@@ -2,22 +2,37 @@
 //! durable and shared by replicas (keys, budgets), `limits` (RPM/TPM windows: shared, need not be
 //! durable) and `local`, each replica's in-memory store (the request-log queue).
 
+use std::cell::{Cell, OnceCell};
+
 use auth_core::store_health::{self, Before};
 use spin_sdk::wit::wasi::keyvalue::{atomics, store};
 
 /// A store, opened on first use: a request that needs no store (the master key, a key without
-/// limits) never opens the shared one.
-pub struct Store {
+/// limits) never opens the shared one. A shared store is opened only after its [`Guard`] allows it.
+pub struct Store<'g> {
     label: &'static str,
-    bucket: std::cell::OnceCell<store::Bucket>,
+    bucket: OnceCell<store::Bucket>,
+    guard: Option<&'g Guard>,
 }
 
-impl Store {
-    /// The store `label`, not opened yet.
-    pub fn new(label: &'static str) -> Store {
+impl Store<'static> {
+    /// This replica's in-memory store `local`.
+    pub fn local() -> Store<'static> {
+        Store {
+            label: "local",
+            bucket: OnceCell::new(),
+            guard: None,
+        }
+    }
+}
+
+impl<'g> Store<'g> {
+    /// The shared store `label` (`default`, `limits`), reached through `guard`.
+    pub fn shared(label: &'static str, guard: &'g Guard) -> Store<'g> {
         Store {
             label,
-            bucket: std::cell::OnceCell::new(),
+            bucket: OnceCell::new(),
+            guard: Some(guard),
         }
     }
 
@@ -25,28 +40,66 @@ impl Store {
         if let Some(b) = self.bucket.get() {
             return Ok(b);
         }
+        if let Some(guard) = self.guard {
+            guard.enter()?;
+        }
         // Opening a shared store reaches it (Spin pings Redis): the call that can stall.
-        let probe = self.label != "local" && shared_store_may_be_called()?;
         let opened = store::open(self.label);
-        if probe {
-            let _ = store_health::answered(&Store::new("local"), crate::now_ms());
+        if let Some(guard) = self.guard {
+            guard.answered();
         }
         let b = opened.map_err(|e| format!("store `{}`: {e:?}", self.label))?;
         Ok(self.bucket.get_or_init(|| b))
     }
 }
 
-/// Whether this request may call a shared store ([`store_health`]); `Ok(true)` when it probes.
-/// A refusal is an error naming how long the store has not answered.
-fn shared_store_may_be_called() -> Result<bool, String> {
-    match store_health::before(&Store::new("local"), crate::now_ms()) {
-        Ok(Before::Go { probe }) => Ok(probe),
-        Ok(Before::Refuse { waited_ms }) => Err(format!(
-            "the shared key-value store has not answered for {} s",
-            waited_ms / 1000
-        )),
-        // Without the local store there is no memory of stalls: go on.
-        Err(_) => Ok(false),
+/// Whether one call of the component may reach the shared stores ([`store_health`]), decided
+/// once for all of them, and the replica's `local` store it remembers that in.
+pub struct Guard {
+    local: Store<'static>,
+    decision: OnceCell<Result<bool, String>>,
+    reported: Cell<bool>,
+}
+
+impl Default for Guard {
+    fn default() -> Self {
+        Guard {
+            local: Store::local(),
+            decision: OnceCell::new(),
+            reported: Cell::new(false),
+        }
+    }
+}
+
+impl Guard {
+    /// The replica's `local` store.
+    pub fn local(&self) -> &Store<'static> {
+        &self.local
+    }
+
+    /// Allows the shared stores, or refuses with an error naming how long they have not answered.
+    fn enter(&self) -> Result<(), String> {
+        self.decision
+            .get_or_init(
+                || match store_health::before(&self.local, crate::now_ms()) {
+                    Ok(Before::Go { probe }) => Ok(probe),
+                    Ok(Before::Refuse { waited_ms }) => Err(format!(
+                        "the shared key-value store has not answered for {} s",
+                        waited_ms / 1000
+                    )),
+                    // Without the local store there is no memory of stalls: go on.
+                    Err(_) => Ok(false),
+                },
+            )
+            .clone()
+            .map(drop)
+    }
+
+    /// A shared store answered: a probe reports it, once.
+    fn answered(&self) {
+        if matches!(self.decision.get(), Some(Ok(true))) && !self.reported.replace(true) {
+            let _ = store_health::answered(&self.local, crate::now_ms());
+        }
     }
 }
 
@@ -54,7 +107,7 @@ fn err(e: store::Error) -> String {
     format!("{e:?}")
 }
 
-impl auth_core::Kv for Store {
+impl auth_core::Kv for Store<'_> {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
         self.bucket()?.get(key).map_err(err)
     }

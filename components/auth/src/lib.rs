@@ -54,9 +54,10 @@ impl wit_auth::Guest for Auth {
             master_key: &master_key,
             pepper: &pepper,
         };
+        let guard = kv::Guard::default();
         match check::check(
-            &kv::Store::new("default"),
-            &kv::Store::new("limits"),
+            &kv::Store::shared("default", &guard),
+            &kv::Store::shared("limits", &guard),
             &secrets,
             key.as_deref(),
             &model,
@@ -110,7 +111,11 @@ impl wit_auth::Guest for Auth {
             stream: u.stream,
             started_at_ms: u.started_at_ms,
         };
-        let (shared, limits) = (kv::Store::new("default"), kv::Store::new("limits"));
+        let guard = kv::Guard::default();
+        let (shared, limits) = (
+            kv::Store::shared("default", &guard),
+            kv::Store::shared("limits", &guard),
+        );
         let stores = auth_core::log_queue::Sinks {
             open_log: &sql::Log::open_boxed,
             shared: &shared,
@@ -118,7 +123,7 @@ impl wit_auth::Guest for Auth {
         };
         auth_core::record_usage(
             &stores,
-            &kv::Store::new("local"),
+            guard.local(),
             &record,
             &meters,
             now_ms(),
@@ -135,20 +140,21 @@ impl wit_admin::Guest for Auth {
             body,
             headers: Vec::new(),
         };
-        let store = kv::Store::new("default");
+        let guard = kv::Guard::default();
+        let store = kv::Store::shared("default", &guard);
         let log = match sql::Log::open() {
             Ok(l) => l,
             Err(e) => return answer(500, serde_error(&e)),
         };
         // Queries see every request this replica has finished.
         let now = now_ms();
-        let limits = kv::Store::new("limits");
+        let limits = kv::Store::shared("limits", &guard);
         let sinks = auth_core::log_queue::Sinks {
             open_log: &sql::Log::open_boxed,
             shared: &store,
             limits: &limits,
         };
-        if let Err(e) = auth_core::log_queue::flush_all(&kv::Store::new("local"), &sinks, now) {
+        if let Err(e) = auth_core::log_queue::flush_all(guard.local(), &sinks, now) {
             eprintln!("{e}");
         }
         let mut random = wasi::random::random::get_random_u64;
