@@ -10,6 +10,9 @@ use mock_providers::{Mock, MockConfig};
 use serde_json::Value;
 use test_host::{HostConfig, RunningHost};
 
+/// A response body read chunk by chunk as it arrives.
+pub type BodyStream = futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>;
+
 /// The provider key the tests configure for OpenAI.
 pub const OPENAI_KEY: &str = "sk-test-openai-provider-key-0001";
 /// The provider key the tests configure for Anthropic.
@@ -169,8 +172,8 @@ impl Gateway {
         read_json(response).await
     }
 
-    /// POSTs a streaming request; returns the status and the raw SSE text.
-    pub async fn post_stream(&self, path: &str, body: &Value) -> (u16, String) {
+    /// POSTs a request with the caller key; returns the status and the body as it arrives.
+    pub async fn open_stream(&self, path: &str, body: &Value) -> (u16, BodyStream) {
         let response = self
             .client
             .post(format!("{}{path}", self.url))
@@ -179,9 +182,13 @@ impl Gateway {
             .send()
             .await
             .expect("request");
-        let status = response.status().as_u16();
+        (response.status().as_u16(), response.bytes_stream().boxed())
+    }
+
+    /// POSTs a streaming request; returns the status and the raw SSE text.
+    pub async fn post_stream(&self, path: &str, body: &Value) -> (u16, String) {
+        let (status, mut stream) = self.open_stream(path, body).await;
         let mut text = String::new();
-        let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
             text.push_str(&String::from_utf8_lossy(&chunk.expect("stream chunk")));
         }

@@ -97,16 +97,8 @@ async fn first_chunk_arrives_before_upstream_finishes(model: &str) {
     let g = Gateway::start().await;
     let mut body = chat(model);
     body["stream"] = json!(true);
-    let response = g
-        .client
-        .post(format!("{}/v1/chat/completions", g.url))
-        .bearer_auth(CALLER_KEY)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let mut stream = futures::StreamExt::boxed(response.bytes_stream());
+    let (status, mut stream) = g.open_stream("/v1/chat/completions", &body).await;
+    assert_eq!(status, 200);
     // The mock holds the rest of the stream until released: this chunk can only be here if the
     // gateway relayed it without waiting for the end.
     let first = tokio::time::timeout(

@@ -22,16 +22,8 @@ async fn over_the_limit_is_a_503_with_retry_after_and_slots_come_back() {
     // One stream held open by the mock fills the only slot.
     let mut body = chat("gate");
     body["stream"] = json!(true);
-    let response = g
-        .client
-        .post(format!("{}/v1/chat/completions", g.url))
-        .bearer_auth(CALLER_KEY)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let mut stream = futures::StreamExt::boxed(response.bytes_stream());
+    let (status, mut stream) = g.open_stream("/v1/chat/completions", &body).await;
+    assert_eq!(status, 200);
     let first = futures::StreamExt::next(&mut stream)
         .await
         .unwrap()
