@@ -284,7 +284,7 @@ mod tests {
             "each cost once"
         );
         assert_eq!(
-            pending.increment("spend/k", 0).unwrap(),
+            pending.increment("pending/spend/k", 0).unwrap(),
             0,
             "moved, not copied"
         );
