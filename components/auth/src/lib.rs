@@ -160,6 +160,7 @@ impl wit_admin::Guest for Auth {
         let mut random = wasi::random::random::get_random_u64;
         let mut ctx = Context {
             kv: &store,
+            limits: &limits,
             log: &log,
             secrets: Secrets {
                 master_key: &master_key,

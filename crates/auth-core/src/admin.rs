@@ -5,11 +5,11 @@
 use gateway_core::{ApiError, ErrorType};
 use serde_json::{json, Map, Value};
 
-use crate::check::{spend_key, Secrets, MICRO};
+use crate::check::{budget_spent, spend_key, Secrets};
 use crate::keys::{constant_time_eq, hash_key, parse_duration_s, KeyRecord};
 use crate::request_log::{self, LogQuery};
 use crate::sql::Sql;
-use crate::store::{get_json, read_counter, set_json, Kv};
+use crate::store::{get_json, set_json, Kv};
 
 /// One admin request.
 pub struct Request<'a> {
@@ -29,6 +29,8 @@ pub struct Request<'a> {
 pub struct Context<'a> {
     /// The store.
     pub kv: &'a dyn Kv,
+    /// The `limits` store (budgets' pending spend).
+    pub limits: &'a dyn Kv,
     /// The request log.
     pub log: &'a dyn Sql,
     /// Master key and pepper.
@@ -197,7 +199,7 @@ fn view(ctx: &Context, r: &KeyRecord) -> Result<Value, ApiError> {
     let (spend, last_used) = request_log::key_totals(ctx.log, &r.id).map_err(store_err)?;
     let period_spend = match r.max_budget {
         Some(_) => {
-            read_counter(ctx.kv, &spend_key(r, ctx.now_ms)).map_err(store_err)? as f64 / MICRO
+            budget_spent(ctx.kv, ctx.limits, &spend_key(r, ctx.now_ms)).map_err(store_err)?
         }
         None => spend,
     };
@@ -404,6 +406,7 @@ mod tests {
         let log = TestDb::new();
         let mut ctx = Context {
             kv,
+            limits: kv,
             log: &log,
             secrets: Secrets {
                 master_key: "sk-master",
@@ -473,6 +476,27 @@ mod tests {
         assert_eq!(s, 200);
         assert_eq!(d["deleted_keys"].as_array().unwrap().len(), 1);
         assert!(check(&kv, &kv, &secrets, Some(&key), "gpt-4o", 1_800_000_000_000).is_err());
+    }
+
+    /// `budget_period_spend` is what the budget is checked against: the durable total plus the
+    /// spend still pending in `limits`.
+    #[test]
+    fn budget_spend_shown_is_the_spend_checked() {
+        let kv = MemoryKv::default();
+        let (_, v) = call(
+            &kv,
+            "POST",
+            "/key/generate",
+            "",
+            Some("sk-master"),
+            r#"{"key_alias":"b","max_budget":1}"#,
+        );
+        let id = v["key_id"].as_str().unwrap().to_string();
+        kv.increment(&format!("spend/{id}"), 250_000).unwrap();
+        kv.increment(&format!("pending/spend/{id}"), 500_000)
+            .unwrap();
+        let (_, info) = call(&kv, "GET", "/key/info", "key=b", Some("sk-master"), "");
+        assert_eq!(info["info"]["budget_period_spend"], 0.75, "{info}");
     }
 
     #[test]

@@ -164,6 +164,16 @@ pub fn pending_spend_key(counter: &str) -> String {
     format!("pending/{counter}")
 }
 
+/// What a budget counter holds, in USD: the durable total in `kv`, plus spend recorded but not
+/// moved there yet, in `limits_kv` (see [`crate::record`]). Total first, then pending: a flush
+/// moves spend the other way round (pending, then total), so a read racing it can miss a batch for
+/// an instant but never count it twice.
+pub fn budget_spent(kv: &dyn Kv, limits_kv: &dyn Kv, counter: &str) -> Result<f64, String> {
+    let total = read_counter(kv, counter)?;
+    let micro = total.saturating_add(read_counter(limits_kv, &pending_spend_key(counter))?);
+    Ok(micro as f64 / MICRO)
+}
+
 /// Checks a caller's key for a model, counting the request against its RPM.
 pub fn check(
     kv: &dyn Kv,
@@ -198,12 +208,7 @@ pub fn check(
     }
     let spend_counter = record.max_budget.map(|_| spend_key(&record, now_ms));
     if let (Some(budget), Some(counter)) = (record.max_budget, &spend_counter) {
-        // The durable total, plus spend recorded but not moved there yet (see [`crate::record`]).
-        // Total first, then pending: a flush moves spend the other way round (pending, then
-        // total), so a check racing it can miss a batch for an instant but never count it twice.
-        let total = read_counter(kv, counter)?;
-        let micro = total.saturating_add(read_counter(limits_kv, &pending_spend_key(counter))?);
-        let spent = micro as f64 / MICRO;
+        let spent = budget_spent(kv, limits_kv, counter)?;
         if spent >= budget {
             return Err(Denial::BudgetExceeded(format!(
                 "spent ${spent:.6} of a ${budget:.6} budget"
