@@ -108,6 +108,8 @@ pub struct Prices {
 /// One upstream deployment of a logical model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Deployment {
+    /// Stable deployment id: `model_info.id`, else a hash of the entry (see [`deployment_id`]).
+    pub id: String,
     /// The logical name callers use (`model_name`).
     pub model_name: String,
     /// Adapter that serves it.
@@ -353,6 +355,7 @@ fn parse_deployment(path: &str, entry: &Value) -> Result<Deployment, ConfigError
         None => number("max_tokens")?.map(|n| n as u64),
     };
     Ok(Deployment {
+        id: deployment_id(&model_name, params, &model_info),
         model_name,
         provider,
         upstream_model: upstream_model.to_string(),
@@ -366,6 +369,27 @@ fn parse_deployment(path: &str, entry: &Value) -> Result<Deployment, ConfigError
         prices,
         model_info,
     })
+}
+
+/// A deployment's id: `model_info.id` when given, else the FNV-1a hash of `model_name` and
+/// `litellm_params` (stable across replicas and restarts while the entry is unchanged).
+fn deployment_id(
+    model_name: &str,
+    params: &Map<String, Value>,
+    info: &Map<String, Value>,
+) -> String {
+    if let Some(id) = info
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        return id.to_string();
+    }
+    let text = format!("{model_name}\n{}", Value::Object(params.clone()));
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
 }
 
 /// `os.environ/NAME` → variable `name`; literals only for self-hosted servers.
@@ -504,6 +528,29 @@ general_settings:
             c.model_names(),
             vec!["gpt-5.4-mini", "llama-3.1-8b-instruct", "claude-sonnet"]
         );
+    }
+
+    #[test]
+    fn deployment_ids_are_model_info_id_or_a_stable_hash() {
+        let a = Config::parse(SAMPLE).unwrap();
+        let b = Config::parse(SAMPLE).unwrap();
+        let ids: Vec<&str> = a.deployments.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            b.deployments
+                .iter()
+                .map(|d| d.id.as_str())
+                .collect::<Vec<_>>()
+        );
+        assert!(ids.iter().all(|id| id.len() == 16));
+        let mut distinct = ids.clone();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 4);
+        let named = Config::parse(
+            "model_list:\n  - model_name: m\n    litellm_params: {model: openai/x}\n    model_info: {id: my-id}\n",
+        )
+        .unwrap();
+        assert_eq!(named.deployments[0].id, "my-id");
     }
 
     #[test]
