@@ -15,6 +15,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ErrorType};
+use crate::policy::{DeploymentPolicy, RouterSettings};
 
 /// Default request body limit (10 MiB), overridden by `general_settings.max_request_size_mb`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -128,6 +129,8 @@ pub struct Deployment {
     pub prices: Prices,
     /// `model_info` as given, for `/v1/models/{id}`.
     pub model_info: Map<String, Value>,
+    /// Routing keys of `litellm_params` (`order`, `weight`, `rpm`, `tpm`, ...).
+    pub policy: DeploymentPolicy,
 }
 
 /// The validated gateway configuration.
@@ -140,6 +143,8 @@ pub struct Config {
     /// Model requests in flight per replica before new ones are refused with 503
     /// (`general_settings.global_max_parallel_requests`).
     pub max_parallel_requests: u64,
+    /// `router_settings` / `litellm_settings`.
+    pub router: RouterSettings,
 }
 
 /// A broken configuration: what is wrong, and where.
@@ -196,10 +201,11 @@ impl Config {
             .ok_or_else(|| err("model_list", "missing"))?
             .as_array()
             .ok_or_else(|| err("model_list", "expected a list"))?;
+        let router = RouterSettings::parse(root)?;
         let deployments = list
             .iter()
             .enumerate()
-            .map(|(i, entry)| parse_deployment(&format!("model_list[{i}]"), entry))
+            .map(|(i, entry)| parse_deployment(&format!("model_list[{i}]"), entry, &router))
             .collect::<Result<Vec<_>, _>>()?;
         let max_body_bytes = match root
             .get("general_settings")
@@ -232,6 +238,7 @@ impl Config {
             deployments,
             max_body_bytes,
             max_parallel_requests,
+            router,
         })
     }
 
@@ -255,7 +262,11 @@ impl Config {
     }
 }
 
-fn parse_deployment(path: &str, entry: &Value) -> Result<Deployment, ConfigError> {
+fn parse_deployment(
+    path: &str,
+    entry: &Value,
+    router: &RouterSettings,
+) -> Result<Deployment, ConfigError> {
     let entry = entry
         .as_object()
         .ok_or_else(|| err(path, "expected a mapping"))?;
@@ -317,7 +328,7 @@ fn parse_deployment(path: &str, entry: &Value) -> Result<Deployment, ConfigError
         Some(raw) => Some(parse_key(&key_path, &raw, provider)?),
     };
     let timeout_ms = match params.get("timeout") {
-        None | Some(Value::Null) => DEFAULT_TIMEOUT_MS,
+        None | Some(Value::Null) => router.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
         Some(v) => v
             .as_f64()
             .filter(|s| *s > 0.0)
@@ -368,6 +379,7 @@ fn parse_deployment(path: &str, entry: &Value) -> Result<Deployment, ConfigError
         max_output_tokens,
         prices,
         model_info,
+        policy: DeploymentPolicy::parse(params, &params_path)?,
     })
 }
 

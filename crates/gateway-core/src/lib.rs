@@ -5,6 +5,7 @@ pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod models;
+pub mod policy;
 pub mod pricing;
 pub mod relay;
 pub mod routes;
