@@ -166,6 +166,17 @@ pub fn read_all(response: &IncomingResponse, limit: usize) -> Result<Vec<u8>, Tr
 /// Returns `Err` if the upstream failed mid-body; `each` returning false stops early.
 pub fn for_each_chunk(
     response: &IncomingResponse,
+    each: impl FnMut(&[u8]) -> bool,
+) -> Result<(), Transport> {
+    for_each_chunk_within(response, None, each)
+}
+
+/// [`for_each_chunk`], failing with [`Transport::Timeout`] when no body byte arrives within
+/// `first_chunk_ms` (a stream's `stream_timeout`: a response head can come long before the first
+/// event, and the host's first-byte timeout only covers the head).
+pub fn for_each_chunk_within(
+    response: &IncomingResponse,
+    first_chunk_ms: Option<u64>,
     mut each: impl FnMut(&[u8]) -> bool,
 ) -> Result<(), Transport> {
     let body = response
@@ -174,6 +185,13 @@ pub fn for_each_chunk(
     let stream = body
         .stream()
         .map_err(|()| Transport::Other("response body unreadable".into()))?;
+    if let Some(ms) = first_chunk_ms {
+        let readable = stream.subscribe();
+        let timer = wasi::clocks::monotonic_clock::subscribe_duration(ms.saturating_mul(1_000_000));
+        if !wasi::io::poll::poll(&[&readable, &timer]).contains(&0) {
+            return Err(Transport::Timeout);
+        }
+    }
     loop {
         match stream.blocking_read(READ_CHUNK) {
             Ok(chunk) => {

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use spin_sdk::http::IncomingResponse;
 use spin_sdk::variables;
 
-use crate::outbound::{host_of, read_all};
+use crate::outbound::{host_of, read_all, response_header};
 use crate::{send, Inbound, UpstreamRequest};
 
 /// Largest upstream error body read.
@@ -92,6 +92,14 @@ impl Settings {
             .unwrap_or(DEFAULT_TIMEOUT_MS)
     }
 
+    /// The stream's `stream_timeout` (`x-gateway-first-chunk-ms`): how long to wait for the
+    /// first body chunk of a streamed answer.
+    pub fn first_chunk_ms(&self, inbound: &Inbound) -> Option<u64> {
+        inbound
+            .header("x-gateway-first-chunk-ms")
+            .and_then(|t| t.parse().ok())
+    }
+
     /// `model_info.max_tokens` of the deployment (`x-gateway-default-max-tokens`).
     pub fn default_max_tokens(&self, inbound: &Inbound) -> Option<u64> {
         inbound
@@ -130,7 +138,12 @@ impl Settings {
             return Ok(response);
         }
         let body = read_all(&response, MAX_ERROR_BODY).unwrap_or_default();
-        Err(error(status, &body))
+        let mut e = error(status, &body);
+        // The provider's own wait, for the router's retries and cooldowns.
+        if let Some(wait) = response_header(&response, "retry-after") {
+            e = e.with_header("retry-after", wait);
+        }
+        Err(e)
     }
 
     /// Which of the key variables named in `x-gateway-key-variable` (comma-separated) are set.

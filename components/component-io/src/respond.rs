@@ -96,6 +96,16 @@ impl BodyWriter {
             .is_some_and(|stream| write_at_once(stream, data))
     }
 
+    /// The response, when nothing has been handed over yet, to answer with something else (an
+    /// error) instead; the prepared head and body are dropped.
+    pub fn take_unsent(&mut self) -> Option<ResponseOutparam> {
+        let (out, response) = self.pending.take()?;
+        drop(self.stream.take());
+        drop(self.body.take());
+        drop(response);
+        Some(out)
+    }
+
     /// Ends the body (and sends the response head with it if no chunk was written).
     pub fn finish(mut self) {
         self.close();

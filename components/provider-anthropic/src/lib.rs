@@ -8,7 +8,7 @@
 //!   passed through with every Anthropic field intact and the answer relayed unchanged.
 //! - `POST /messages/count_tokens`: the same for Anthropic's token counting.
 
-use component_io::outbound::{for_each_chunk, response_header};
+use component_io::outbound::{for_each_chunk_within, response_header};
 use component_io::provider::{json_body, read_json, unix_time, Settings};
 use component_io::{respond_error, respond_json, translated, BodyWriter, Inbound, UpstreamRequest};
 use gateway_core::upstream::transport_error;
@@ -29,12 +29,12 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
     match (inbound.method.as_str(), inbound.path.as_str()) {
         ("POST", "/chat/completions") => chat(&inbound, &settings, out),
         ("POST", "/messages") => match native(&inbound, &settings, "/v1/messages") {
-            Ok(response) => relay(response, out, &settings),
+            Ok(response) => relay(response, out, &settings, &inbound),
             Err(e) => respond_error(out, &e, false),
         },
         ("POST", "/messages/count_tokens") => {
             match native(&inbound, &settings, "/v1/messages/count_tokens") {
-                Ok(response) => relay(response, out, &settings),
+                Ok(response) => relay(response, out, &settings, &inbound),
                 Err(e) => respond_error(out, &e, false),
             }
         }
@@ -99,7 +99,15 @@ fn chat(inbound: &Inbound, settings: &Settings, out: ResponseOutparam) {
             ("cache-control".to_string(), "no-cache".to_string()),
         ];
         let on_transport = |t: &_| transport_error(&settings.name, "upstream", t);
-        translated::stream(&upstream, out, &mut t, &headers, false, &on_transport);
+        translated::stream(
+            &upstream,
+            out,
+            &mut t,
+            &headers,
+            false,
+            settings.first_chunk_ms(inbound),
+            &on_transport,
+        );
         return;
     }
     let answer = read_json(&upstream, &settings.name, MAX_ANSWER)
@@ -120,8 +128,14 @@ fn native(
     post(inbound, settings, path, &body)
 }
 
-/// Relays a native answer unchanged; a failure mid-stream ends it with an Anthropic `error` event.
-fn relay(response: IncomingResponse, out: ResponseOutparam, settings: &Settings) {
+/// Relays a native answer unchanged; a failure mid-stream ends it with an Anthropic `error` event,
+/// and no first chunk within the router's `stream_timeout` is a 504 answer instead.
+fn relay(
+    response: IncomingResponse,
+    out: ResponseOutparam,
+    settings: &Settings,
+    inbound: &Inbound,
+) {
     let content_type =
         response_header(&response, "content-type").unwrap_or_else(|| "application/json".into());
     let is_sse = content_type.starts_with("text/event-stream");
@@ -130,9 +144,13 @@ fn relay(response: IncomingResponse, out: ResponseOutparam, settings: &Settings)
         response.status(),
         &[("content-type".to_string(), content_type)],
     );
-    if let Err(t) = for_each_chunk(&response, |chunk| writer.write(chunk)) {
+    let first_chunk = settings.first_chunk_ms(inbound).filter(|_| is_sse);
+    if let Err(t) = for_each_chunk_within(&response, first_chunk, |chunk| writer.write(chunk)) {
+        let e = transport_error(&settings.name, "upstream", &t);
+        if let Some(out) = writer.take_unsent() {
+            return respond_error(out, &e, true);
+        }
         if is_sse {
-            let e = transport_error(&settings.name, "upstream", &t);
             writer.write(&sse::named(
                 Some("error"),
                 &e.to_anthropic_json().to_string(),

@@ -82,7 +82,15 @@ fn chat(inbound: &Inbound, settings: &Settings, out: ResponseOutparam) {
             ("cache-control".to_string(), "no-cache".to_string()),
         ];
         let on_transport = |t: &_| transport_error(&settings.name, "upstream", t);
-        translated::stream(&upstream, out, &mut t, &headers, false, &on_transport);
+        translated::stream(
+            &upstream,
+            out,
+            &mut t,
+            &headers,
+            false,
+            settings.first_chunk_ms(inbound),
+            &on_transport,
+        );
         return;
     }
     let answer = read_json(&upstream, &settings.name, MAX_ANSWER)

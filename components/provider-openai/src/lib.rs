@@ -3,7 +3,7 @@
 //! `provider-openai-compatible` (self-hosted vLLM, KServe, Ollama, llama.cpp: hosts from a
 //! deploy-time variable). Which one it is comes from its own component variables.
 
-use component_io::outbound::{for_each_chunk, response_header};
+use component_io::outbound::{for_each_chunk_within, response_header};
 use component_io::provider::Settings;
 use component_io::{respond_error, respond_json, BodyWriter, Inbound, UpstreamRequest};
 use gateway_core::upstream::{openai_error, transport_error};
@@ -21,7 +21,7 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
     let settings = Settings::load("openai");
     match (inbound.method.as_str(), inbound.path.as_str()) {
         ("POST", "/chat/completions") => match chat(&inbound, &settings) {
-            Ok(response) => forward(response, out, &settings),
+            Ok(response) => forward(response, out, &settings, &inbound),
             Err(e) => respond_error(out, &e, false),
         },
         ("GET", "/health") => respond_json(out, 200, &settings.health(&inbound), &[]),
@@ -67,8 +67,15 @@ fn chat(
     })
 }
 
-/// Streams the upstream answer through unchanged, chunk by chunk.
-fn forward(response: spin_sdk::http::IncomingResponse, out: ResponseOutparam, settings: &Settings) {
+/// Streams the upstream answer through unchanged, chunk by chunk. A stream whose first chunk
+/// does not come within the router's `stream_timeout` is answered with a 504 instead, so the
+/// router can try elsewhere.
+fn forward(
+    response: spin_sdk::http::IncomingResponse,
+    out: ResponseOutparam,
+    settings: &Settings,
+    inbound: &Inbound,
+) {
     let content_type =
         response_header(&response, "content-type").unwrap_or_else(|| "application/json".into());
     let is_sse = content_type.starts_with("text/event-stream");
@@ -77,10 +84,14 @@ fn forward(response: spin_sdk::http::IncomingResponse, out: ResponseOutparam, se
         response.status(),
         &[("content-type".to_string(), content_type)],
     );
-    let result = for_each_chunk(&response, |chunk| writer.write(chunk));
+    let first_chunk = settings.first_chunk_ms(inbound).filter(|_| is_sse);
+    let result = for_each_chunk_within(&response, first_chunk, |chunk| writer.write(chunk));
     if let Err(t) = result {
+        let e = transport_error(&settings.name, "upstream", &t);
+        if let Some(out) = writer.take_unsent() {
+            return respond_error(out, &e, false);
+        }
         if is_sse {
-            let e = transport_error(&settings.name, "upstream", &t);
             writer.write(&sse::data(
                 &json!({"error": e.to_openai_json()["error"]}).to_string(),
             ));

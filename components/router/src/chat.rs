@@ -1,5 +1,6 @@
-//! `POST /v1/chat/completions`: validate, check the caller, pick a deployment (failing over to the
-//! next one on server-side errors), relay the provider's answer chunk by chunk, record usage.
+//! `POST /v1/chat/completions`: validate, check the caller, route to a deployment by the
+//! gateway's policy (retries, fallbacks, cooldowns, deadlines), relay the provider's answer chunk
+//! by chunk, record usage.
 
 use std::time::Instant;
 
@@ -7,6 +8,7 @@ use component_io::outbound::{for_each_chunk, read_all, response_header};
 use component_io::{respond_error, respond_whole, BodyWriter, Inbound};
 use gateway_core::chat::ChatRequest;
 use gateway_core::config::{Config, Deployment};
+use gateway_core::policy::{AttemptLimits, RequestPolicy};
 use gateway_core::relay::StreamRelay;
 use gateway_core::routing::require_json;
 use gateway_core::upstream::transport_error;
@@ -17,7 +19,7 @@ use spin_sdk::http::{IncomingResponse, ResponseOutparam};
 
 use crate::gate;
 use crate::ledger::Ledger;
-use crate::provider;
+use crate::{params, provider, route};
 
 /// Largest non-streamed answer relayed.
 const MAX_ANSWER: usize = 64 * 1024 * 1024;
@@ -27,7 +29,7 @@ const ROUTE: &str = "/v1/chat/completions";
 /// Serves one chat-completion request.
 pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
     let started = Instant::now();
-    let request = match parse(inbound, config) {
+    let (request, policy) = match parse(inbound, config) {
         Ok(r) => r,
         Err(e) => return respond_error(out, &e, false),
     };
@@ -36,39 +38,92 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         Err(e) => return respond_error(out, &e, false),
     };
     let mut ledger = Ledger::new(grant, &request.model, ROUTE, request.stream, started);
-    let sent = provider::failover(config, &request.model, |d| {
-        provider::post(
-            d,
-            "/chat/completions",
-            &request.upstream_body(&d.upstream_model),
-            &[],
-        )
-    });
-    match sent {
-        Ok((response, d)) if request.stream => stream(response, d, &request, &mut ledger, out),
-        Ok((response, d)) => whole(response, d, &mut ledger, out),
+    let routed = route::run(
+        config,
+        &request.model,
+        request.stream,
+        &policy,
+        &|_| true,
+        |d, limits| {
+            let body = params::for_deployment(config, d, &policy, &request.body);
+            let sent = Instant::now();
+            let result = provider::post(
+                d,
+                "/chat/completions",
+                &upstream_body(&request, body, d),
+                &[],
+                limits,
+            );
+            ledger.waited(sent);
+            result.map(|r| (r, *limits))
+        },
+    );
+    let d = routed.result.as_ref().ok().map(|(_, d)| *d);
+    ledger.routed(d, &routed.trail);
+    match routed.result {
+        Ok(((response, limits), d)) if request.stream => {
+            stream(response, d, &request, &limits, &mut ledger, config, out)
+        }
+        Ok(((response, _), d)) => whole(response, d, &mut ledger, config, out),
         Err(e) => {
             ledger.record(None, None, e.status);
-            respond_error(out, &e, false)
+            respond_error(out, &e.with_headers(ledger.routing_headers(None)), false)
         }
     }
 }
 
-fn parse(inbound: &Inbound, config: &Config) -> Result<ChatRequest, ApiError> {
+/// The request, and its routing options taken out of the body.
+fn parse(inbound: &Inbound, config: &Config) -> Result<(ChatRequest, RequestPolicy), ApiError> {
     require_json(inbound.header("content-type").as_deref())?;
     let raw = inbound.body(config.max_body_bytes)?;
-    ChatRequest::parse(&raw)
+    let mut request = ChatRequest::parse(&raw)?;
+    let policy = RequestPolicy::take(&mut request.body, |h| inbound.header(h))?;
+    Ok((request, policy))
+}
+
+/// The body sent to `d`'s provider component.
+fn upstream_body(
+    request: &ChatRequest,
+    body: serde_json::Map<String, Value>,
+    d: &Deployment,
+) -> Vec<u8> {
+    ChatRequest {
+        body,
+        ..request.clone()
+    }
+    .upstream_body(&d.upstream_model)
 }
 
 /// Relays a non-streamed answer.
-fn whole(response: IncomingResponse, d: &Deployment, ledger: &mut Ledger, out: ResponseOutparam) {
+fn whole(
+    response: IncomingResponse,
+    d: &Deployment,
+    ledger: &mut Ledger,
+    config: &Config,
+    out: ResponseOutparam,
+) {
     ledger.mark_first_byte();
-    match read_all(&response, MAX_ANSWER) {
+    let reading = Instant::now();
+    let body = read_all(&response, MAX_ANSWER);
+    ledger.waited(reading);
+    match body {
         Ok(body) => {
             let usage = serde_json::from_slice::<Value>(&body)
                 .ok()
                 .and_then(|v| Usage::from_response(&v));
-            respond_whole(out, 200, &ledger.headers("application/json"), &body);
+            let cost = usage.map(|u| Ledger::cost(d, &u)).unwrap_or(0.0);
+            respond_whole(
+                out,
+                200,
+                &ledger.headers("application/json", Some(cost)),
+                &body,
+            );
+            route::finished(
+                config,
+                d,
+                usage.map_or(0, |u| u.total()),
+                ledger.elapsed_ms(),
+            );
             ledger.record(Some(d), usage, 200);
         }
         Err(t) => {
@@ -79,21 +134,30 @@ fn whole(response: IncomingResponse, d: &Deployment, ledger: &mut Ledger, out: R
     }
 }
 
-/// Relays a streamed answer event by event.
+/// Relays a streamed answer event by event, ending it with an error event when the attempt's
+/// whole-answer `timeout` passes.
 fn stream(
     response: IncomingResponse,
     d: &Deployment,
     request: &ChatRequest,
+    limits: &AttemptLimits,
     ledger: &mut Ledger,
+    config: &Config,
     out: ResponseOutparam,
 ) {
     let content_type = response_header(&response, "content-type")
         .unwrap_or_else(|| "text/event-stream".to_string());
-    let mut headers = ledger.headers(&content_type);
+    let mut headers = ledger.headers(&content_type, None);
     headers.push(("cache-control".to_string(), "no-cache".to_string()));
     let mut w = BodyWriter::start(out, 200, &headers);
     let mut relay = StreamRelay::new(request.client_wants_usage);
+    let began = Instant::now();
+    let mut late = false;
     let result = for_each_chunk(&response, |chunk| {
+        if began.elapsed().as_millis() as u64 > limits.timeout_ms {
+            late = true;
+            return false;
+        }
         let bytes = relay.push(chunk);
         if bytes.is_empty() {
             return true;
@@ -101,13 +165,32 @@ fn stream(
         ledger.mark_first_byte();
         w.write(&bytes)
     });
-    if let Err(t) = result {
-        let e = transport_error(d.provider.name(), d.provider.component(), &t);
+    let failure = match result {
+        Err(t) => Some(transport_error(
+            d.provider.name(),
+            d.provider.component(),
+            &t,
+        )),
+        Ok(()) if late => Some(transport_error(
+            d.provider.name(),
+            d.provider.component(),
+            &gateway_core::upstream::Transport::Timeout,
+        )),
+        Ok(()) => None,
+    };
+    if let Some(e) = failure {
         w.write(&sse::data(
             &json!({ "error": e.to_openai_json()["error"] }).to_string(),
         ));
     }
     w.write(&relay.finish());
     w.finish();
-    ledger.record(Some(d), relay.usage(), 200);
+    let usage = relay.usage();
+    route::finished(
+        config,
+        d,
+        usage.map_or(0, |u| u.total()),
+        ledger.elapsed_ms(),
+    );
+    ledger.record(Some(d), usage, 200);
 }

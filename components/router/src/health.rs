@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 
 use component_io::outbound::read_all;
 use component_io::{send, UpstreamRequest};
-use gateway_core::config::{KeySource, Provider};
+use gateway_core::config::{Config, KeySource, Provider};
 use serde_json::{json, Value};
+use spin_sdk::wit::wasi::keyvalue::store;
 
-use crate::config_source;
+use crate::{config_source, route};
 
 /// Returns the status code and the JSON body.
 pub fn check() -> (u16, Value) {
@@ -48,10 +49,51 @@ pub fn check() -> (u16, Value) {
         200,
         json!({
             "status": "healthy",
-            "config": { "loaded": true, "models": config.model_names().len(), "deployments": config.deployments.len() },
+            "config": {
+                "loaded": true,
+                "models": config.model_names().len(),
+                "deployments": config.deployments.len(),
+                "routing_strategy": config.router.strategy.name(),
+                "ignored_settings": config.router.ignored,
+            },
             "providers": providers,
+            "deployments": deployments(&config),
         }),
     )
+}
+
+/// Each deployment's state from real traffic (the shared routing state; no provider is called):
+/// `healthy` or `cooling` with until when, and its last failure.
+fn deployments(config: &Config) -> Vec<Value> {
+    let limits = store::open("limits").ok();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    config
+        .deployments
+        .iter()
+        .map(|d| {
+            let cooling = limits
+                .as_ref()
+                .and_then(|l| route::cooldown(l, &d.id))
+                .filter(|c| c.until_ms > now);
+            let last = limits
+                .as_ref()
+                .and_then(|l| l.get(&format!("route/last/{}", d.id)).ok().flatten())
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+            json!({
+                "id": d.id,
+                "model_name": d.model_name,
+                "provider": d.provider.name(),
+                "upstream_model": d.upstream_model,
+                "state": if cooling.is_some() { "cooling" } else { "healthy" },
+                "cooling_until_ms": cooling.as_ref().map(|c| c.until_ms),
+                "cooling_because": cooling.as_ref().map(|c| json!({"status": c.status, "error": c.error})),
+                "last_failure": last,
+            })
+        })
+        .collect()
 }
 
 /// Asks a provider component which of its key variables are set.

@@ -1,13 +1,47 @@
 //! Timing and identity of one request, recorded as usage when it ends.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use gateway_core::config::Deployment;
+use gateway_core::config::{Deployment, Provider};
 use gateway_core::pricing;
 use gateway_core::usage::{cost_usd, Usage};
 use translate::openai::Tokens;
 
 use crate::gate::{self, Grant};
+use crate::route::Trail;
+
+/// The api_base a deployment's provider component calls (`x-litellm-model-api-base`): the
+/// configured `api_base`, else the provider's origin variable as the router sees it.
+fn api_base(d: &Deployment) -> String {
+    d.api_base.clone().unwrap_or_else(|| {
+        let (var, suffix) = match d.provider {
+            Provider::OpenAi => ("openai_origin", "/v1"),
+            Provider::Anthropic => ("anthropic_origin", ""),
+            Provider::Gemini => ("gemini_origin", "/v1beta"),
+            Provider::OpenAiCompatible => ("openai_compatible_origin", ""),
+        };
+        spin_sdk::variables::get(var)
+            .map(|o| format!("{o}{suffix}"))
+            .unwrap_or_default()
+    })
+}
+
+/// A random call id (UUID v4 text), also the `x-litellm-call-id` header.
+fn call_id() -> String {
+    let mut bytes = wasi::random::random::get_random_bytes(16);
+    bytes.resize(16, 0);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
 
 /// One request's ledger entry in the making.
 pub struct Ledger {
@@ -19,6 +53,19 @@ pub struct Ledger {
     started: Instant,
     started_at_ms: u64,
     ttft_ms: Option<u64>,
+    call_id: String,
+    routing: Option<RouteInfo>,
+    upstream: Duration,
+}
+
+/// Who answered and how routing got there, for the `x-litellm-*` headers.
+struct RouteInfo {
+    deployment_id: String,
+    group: String,
+    api_base: String,
+    retries: u32,
+    fallbacks: u32,
+    max_retries: u32,
 }
 
 fn now_ms() -> u64 {
@@ -54,7 +101,32 @@ impl Ledger {
             started,
             started_at_ms: now_ms(),
             ttft_ms: None,
+            call_id: call_id(),
+            routing: None,
+            upstream: Duration::ZERO,
         }
+    }
+
+    /// Notes who answered (`d`, or nobody) and how routing got there.
+    pub fn routed(&mut self, d: Option<&Deployment>, trail: &Trail) {
+        self.routing = Some(RouteInfo {
+            deployment_id: d.map(|d| d.id.clone()).unwrap_or_default(),
+            group: trail.group.clone().unwrap_or_else(|| self.model.clone()),
+            api_base: d.map(api_base).unwrap_or_default(),
+            retries: trail.retries,
+            fallbacks: trail.fallbacks,
+            max_retries: trail.max_retries,
+        });
+    }
+
+    /// Adds time spent waiting for providers (excluded from the overhead header).
+    pub fn waited(&mut self, since: Instant) {
+        self.upstream += since.elapsed();
+    }
+
+    /// Milliseconds since the request arrived.
+    pub fn elapsed_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
     }
 
     /// Notes the first byte sent to the client.
@@ -79,9 +151,7 @@ impl Ledger {
             prompt_tokens: usage.prompt_tokens,
             completion_tokens: usage.completion_tokens,
             cached_tokens: usage.cached_tokens,
-            cost_usd: d
-                .map(|d| cost_usd(&usage, &pricing::effective(&d.prices, &d.upstream_model)))
-                .unwrap_or(0.0),
+            cost_usd: d.map(|d| Ledger::cost(d, &usage)).unwrap_or(0.0),
             latency_ms: self.started.elapsed().as_millis() as u64,
             ttft_ms: self.ttft_ms,
             status,
@@ -90,10 +160,51 @@ impl Ledger {
         });
     }
 
-    /// Success headers: content type and the caller's rate-limit state.
-    pub fn headers(&self, content_type: &str) -> Vec<(String, String)> {
+    /// Success headers: content type, the caller's rate-limit state and LiteLLM's `x-litellm-*`
+    /// routing headers; `cost` when it is known before the answer is sent (not for streams).
+    pub fn headers(&self, content_type: &str, cost: Option<f64>) -> Vec<(String, String)> {
         let mut headers = vec![("content-type".to_string(), content_type.to_string())];
         headers.extend(gate::limit_headers(&self.grant.limits));
+        headers.extend(self.routing_headers(cost));
         headers
+    }
+
+    /// LiteLLM's `x-litellm-*` headers (also sent with errors).
+    pub fn routing_headers(&self, cost: Option<f64>) -> Vec<(String, String)> {
+        let elapsed = self.started.elapsed();
+        let overhead = elapsed.saturating_sub(self.upstream);
+        let mut h = vec![
+            ("x-litellm-call-id".to_string(), self.call_id.clone()),
+            (
+                "x-litellm-response-duration-ms".to_string(),
+                format!("{:.3}", elapsed.as_secs_f64() * 1000.0),
+            ),
+            (
+                "x-litellm-overhead-duration-ms".to_string(),
+                format!("{:.3}", overhead.as_secs_f64() * 1000.0),
+            ),
+        ];
+        if let Some(r) = &self.routing {
+            h.push(("x-litellm-model-group".into(), r.group.clone()));
+            if !r.deployment_id.is_empty() {
+                h.push(("x-litellm-model-id".into(), r.deployment_id.clone()));
+                h.push(("x-litellm-model-api-base".into(), r.api_base.clone()));
+            }
+            h.push(("x-litellm-attempted-retries".into(), r.retries.to_string()));
+            h.push(("x-litellm-max-retries".into(), r.max_retries.to_string()));
+            h.push((
+                "x-litellm-attempted-fallbacks".into(),
+                r.fallbacks.to_string(),
+            ));
+        }
+        if let Some(cost) = cost {
+            h.push(("x-litellm-response-cost".into(), format!("{cost}")));
+        }
+        h
+    }
+
+    /// The cost of `usage` on `d`, in USD.
+    pub fn cost(d: &Deployment, usage: &Usage) -> f64 {
+        cost_usd(usage, &pricing::effective(&d.prices, &d.upstream_model))
     }
 }

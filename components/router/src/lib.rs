@@ -8,7 +8,9 @@ mod gate;
 mod health;
 mod ledger;
 mod messages;
+mod params;
 mod provider;
+mod route;
 
 use component_io::{respond_error, respond_json, Inbound};
 use gateway_core::config::Config;
@@ -25,10 +27,12 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         Err(e) => return respond_error(out, &e, false),
     };
     match route {
-        Route::Health => {
+        Route::Health | Route::Readiness => {
             let (status, body) = health::check();
             respond_json(out, status, &body, &[])
         }
+        // LiteLLM's answer: the process is up, whatever its config says.
+        Route::Liveliness => respond_json(out, 200, &serde_json::json!("I'm alive!"), &[]),
         Route::Admin(path) => gate::admin(&inbound, &path, out),
         Route::ChatCompletions => with_admitted(out, false, |config, out| {
             chat::handle(&inbound, config, out)

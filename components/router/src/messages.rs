@@ -10,11 +10,12 @@ use component_io::outbound::for_each_chunk;
 use component_io::provider::read_json;
 use component_io::{respond_error, respond_json, translated, BodyWriter, Inbound};
 use gateway_core::config::{Config, Deployment, Provider};
+use gateway_core::policy::RequestPolicy;
 use gateway_core::routing::require_json;
 use gateway_core::upstream::transport_error;
 use gateway_core::usage::Usage;
 use gateway_core::{models, sse, ApiError};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use spin_sdk::http::{IncomingResponse, ResponseOutparam};
 use translate::anthropic;
 use translate::messages::request::MessagesRequest;
@@ -23,7 +24,7 @@ use translate::messages::{count, response, stream};
 
 use crate::gate;
 use crate::ledger::{usage_of, Ledger};
-use crate::provider;
+use crate::{provider, route};
 
 /// The route name recorded in usage.
 const ROUTE: &str = "/v1/messages";
@@ -45,32 +46,51 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
     };
     let mut ledger = Ledger::new(grant, &request.model, ROUTE, request.stream, started);
     let beta = beta_header(inbound);
-    let sent = provider::failover(config, &request.model, |d| {
-        if d.provider == Provider::Anthropic {
-            return provider::post(
-                d,
-                "/messages",
-                &request.native_body(&d.upstream_model),
-                &beta,
-            );
-        }
-        let mut body = request.to_openai()?;
-        body.insert("model".into(), json!(d.upstream_model));
-        if request.stream {
-            body.insert("stream_options".into(), json!({"include_usage": true}));
-        }
-        provider::post(
-            d,
-            "/chat/completions",
-            Value::Object(body).to_string().as_bytes(),
-            &[],
-        )
-    });
-    let (response, d) = match sent {
+    let policy = match RequestPolicy::take(&mut Map::new(), |h| inbound.header(h)) {
+        Ok(p) => p,
+        Err(e) => return respond_error(out, &e, true),
+    };
+    let routed = route::run(
+        config,
+        &request.model,
+        request.stream,
+        &policy,
+        &|_| true,
+        |d, limits| {
+            let sent = Instant::now();
+            let result = if d.provider == Provider::Anthropic {
+                provider::post(
+                    d,
+                    "/messages",
+                    &request.native_body(&d.upstream_model),
+                    &beta,
+                    limits,
+                )
+            } else {
+                request.to_openai().and_then(|mut body| {
+                    body.insert("model".into(), json!(d.upstream_model));
+                    if request.stream {
+                        body.insert("stream_options".into(), json!({"include_usage": true}));
+                    }
+                    provider::post(
+                        d,
+                        "/chat/completions",
+                        Value::Object(body).to_string().as_bytes(),
+                        &[],
+                        limits,
+                    )
+                })
+            };
+            ledger.waited(sent);
+            result
+        },
+    );
+    ledger.routed(routed.result.as_ref().ok().map(|(_, d)| *d), &routed.trail);
+    let (response, d) = match routed.result {
         Ok(s) => s,
         Err(e) => {
             ledger.record(None, None, e.status);
-            return respond_error(out, &e, true);
+            return respond_error(out, &e.with_headers(ledger.routing_headers(None)), true);
         }
     };
     match (d.provider == Provider::Anthropic, request.stream) {
@@ -113,35 +133,46 @@ fn counted(inbound: &Inbound, config: &Config) -> Result<(Value, bool), ApiError
     if deployments.is_empty() {
         return Err(models::model_not_found(&request.model));
     }
-    let native: Vec<&Deployment> = deployments
-        .into_iter()
-        .filter(|d| matches!(d.provider, Provider::Anthropic | Provider::Gemini))
-        .collect();
-    if native.is_empty() {
+    if !deployments
+        .iter()
+        .any(|d| matches!(d.provider, Provider::Anthropic | Provider::Gemini))
+    {
         return Ok((
             json!({"input_tokens": count::estimate(&request.body)}),
             true,
         ));
     }
     let beta = beta_header(inbound);
-    let (response, d) = provider::failover_among(&native, &request.model, |d| {
-        if d.provider == Provider::Anthropic {
-            return provider::post(
+    let policy = RequestPolicy::take(&mut Map::new(), |h| inbound.header(h))?;
+    let native = |d: &Deployment| matches!(d.provider, Provider::Anthropic | Provider::Gemini);
+    let routed = route::run(
+        config,
+        &request.model,
+        false,
+        &policy,
+        &native,
+        |d, limits| {
+            if d.provider == Provider::Anthropic {
+                return provider::post(
+                    d,
+                    "/messages/count_tokens",
+                    &request.native_body(&d.upstream_model),
+                    &beta,
+                    limits,
+                );
+            }
+            let mut body = request.to_openai()?;
+            body.insert("model".into(), json!(d.upstream_model));
+            provider::post(
                 d,
-                "/messages/count_tokens",
-                &request.native_body(&d.upstream_model),
-                &beta,
-            );
-        }
-        let mut body = request.to_openai()?;
-        body.insert("model".into(), json!(d.upstream_model));
-        provider::post(
-            d,
-            "/count_tokens",
-            Value::Object(body).to_string().as_bytes(),
-            &[],
-        )
-    })?;
+                "/count_tokens",
+                Value::Object(body).to_string().as_bytes(),
+                &[],
+                limits,
+            )
+        },
+    );
+    let (response, d) = routed.result?;
     let v = read_json(&response, d.provider.name(), MAX_ANSWER)?;
     let answer = match d.provider {
         Provider::Anthropic => v,
@@ -177,11 +208,12 @@ fn whole(
     match body {
         Ok(v) => {
             let (answer, usage) = convert(v);
+            let cost = usage.map(|u| Ledger::cost(d, &u));
             respond_json(
                 out,
                 200,
                 &answer,
-                &gate::limit_headers(&ledger.grant.limits),
+                &ledger.headers("application/json", cost)[1..],
             );
             ledger.record(Some(d), usage, 200);
         }
@@ -193,7 +225,7 @@ fn whole(
 }
 
 fn stream_headers(ledger: &Ledger) -> Vec<(String, String)> {
-    let mut headers = ledger.headers("text/event-stream");
+    let mut headers = ledger.headers("text/event-stream", None);
     headers.push(("cache-control".to_string(), "no-cache".to_string()));
     headers
 }
@@ -239,6 +271,7 @@ fn translated_stream(
         &mut t,
         &stream_headers(ledger),
         true,
+        None,
         &on_transport,
     );
     ledger.record(Some(d), t.tokens().map(usage_of), status);

@@ -108,6 +108,12 @@ impl ApiError {
         self
     }
 
+    /// Adds response headers.
+    pub fn with_headers(mut self, headers: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.headers.extend(headers);
+        self
+    }
+
     /// OpenAI's error JSON: `{"error":{"message","type","param","code"}}`.
     pub fn to_openai_json(&self) -> Value {
         json!({

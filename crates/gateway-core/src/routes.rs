@@ -17,6 +17,10 @@ pub enum Route {
     GetModel(String),
     /// `GET /health` (no auth).
     Health,
+    /// `GET /health/liveliness` (no auth): the process answers.
+    Liveliness,
+    /// `GET /health/readiness` (no auth): the config loads.
+    Readiness,
     /// LiteLLM-compatible key management and spend paths (`/key/...`, `/spend/...`, ...).
     Admin(String),
 }
@@ -45,7 +49,9 @@ impl Route {
             "/messages" => (Route::Messages, "POST"),
             "/messages/count_tokens" => (Route::CountTokens, "POST"),
             "/models" => (Route::ListModels, "GET"),
-            "/health" | "/health/liveliness" | "/health/readiness" => (Route::Health, "GET"),
+            "/health" => (Route::Health, "GET"),
+            "/health/liveliness" => (Route::Liveliness, "GET"),
+            "/health/readiness" => (Route::Readiness, "GET"),
             other => {
                 if let Some(id) = other.strip_prefix("/models/").filter(|id| !id.is_empty()) {
                     (Route::GetModel(percent_decode(id)), "GET")

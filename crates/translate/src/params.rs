@@ -222,6 +222,22 @@ const UNTRANSLATABLE: &[&str] = &[
     "function_call",
 ];
 
+/// Removes what [`reject`] would refuse for `provider` (`anthropic` also `n`), for
+/// `drop_params`; returns the names dropped.
+pub fn drop_untranslatable(body: &mut Map<String, Value>, provider: &str) -> Vec<String> {
+    let mut dropped = Vec::new();
+    for key in UNTRANSLATABLE {
+        if body.remove(*key).is_some() {
+            dropped.push(key.to_string());
+        }
+    }
+    if provider == "anthropic" && body.get("n").and_then(Value::as_u64).is_some_and(|n| n > 1) {
+        body.remove("n");
+        dropped.push("n".into());
+    }
+    dropped
+}
+
 /// 400 `unsupported_parameter` when the request sets one of [`UNTRANSLATABLE`].
 pub fn reject(body: &Map<String, Value>, provider: &str) -> Result<(), ApiError> {
     for key in UNTRANSLATABLE {
@@ -248,6 +264,18 @@ mod tests {
 
     fn map(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn drops_what_would_be_refused() {
+        let mut body =
+            map(json!({"model": "m", "logprobs": true, "n": 2, "audio": {}, "user": "u"}));
+        let dropped = drop_untranslatable(&mut body, "anthropic");
+        assert_eq!(dropped, ["logprobs", "audio", "n"]);
+        assert!(reject(&body, "anthropic").is_ok());
+        assert_eq!(body.keys().collect::<Vec<_>>(), ["model", "user"]);
+        let mut body = map(json!({"n": 2}));
+        assert!(drop_untranslatable(&mut body, "gemini").is_empty());
     }
 
     #[test]

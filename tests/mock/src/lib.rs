@@ -11,7 +11,9 @@
 //! Test controls are chosen by the requested (upstream) model name: `mock-error-<status>`,
 //! `mock-hang`, `mock-stream-gate` (holds the rest of a stream until [`Mock::release_gate`]),
 //! `mock-midstream-error`, `mock-slow-first-event` (a stream whose first event comes 100 ms after
-//! its head). Every request is recorded.
+//! its head), `mock-delay-<ms>` (the answer after a delay), `mock-first-event-after-<ms>`, and the
+//! scripted failures of the OpenAI mock (`mock-fail-<n>-<status>`, `mock-retry-after-<s>`,
+//! `mock-context-window`, `mock-content-policy`: see `openai.rs`). Every request is recorded.
 
 mod anthropic;
 mod gemini;

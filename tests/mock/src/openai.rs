@@ -43,6 +43,72 @@ fn tool_call(req: &Value) -> Option<String> {
         .then_some(name)
 }
 
+/// The number after `prefix` in a model name (`mock-delay-250-x` → 250).
+fn number_after(model: &str, prefix: &str) -> Option<u64> {
+    model.strip_prefix(prefix)?.split('-').next()?.parse().ok()
+}
+
+/// Scripted failures, by model name (each distinct name counts its own calls):
+/// - `mock-fail-<n>-<status>[-tag]`: the first `n` calls fail with `status` (a 429 with
+///   `retry-after: 0`), later ones answer;
+/// - `mock-retry-after-<s>[-tag]`: every call is a 429 with `retry-after: <s>`;
+/// - `mock-context-window[-tag]`: OpenAI's `context_length_exceeded` 400;
+/// - `mock-content-policy[-tag]`: OpenAI's `content_policy_violation` 400.
+fn scripted_failure(state: &State, model: &str) -> Option<Response<Body>> {
+    if let Some(rest) = model.strip_prefix("mock-fail-") {
+        let mut parts = rest.split('-');
+        let n: u32 = parts.next()?.parse().ok()?;
+        let status: u16 = parts.next()?.parse().ok()?;
+        if state.count_call(model) >= n {
+            return None;
+        }
+        let mut r = status_error(status);
+        if status == 429 {
+            r.headers_mut()
+                .insert("retry-after", hyper::header::HeaderValue::from_static("0"));
+        }
+        return Some(r);
+    }
+    if let Some(s) = number_after(model, "mock-retry-after-") {
+        let mut r = status_error(429);
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&s.to_string()) {
+            r.headers_mut().insert("retry-after", v);
+        }
+        return Some(r);
+    }
+    if model.starts_with("mock-context-window") {
+        return Some(error(
+            400,
+            "This model's maximum context length is 128000 tokens. However, your messages resulted in 130012 tokens. Please reduce the length of the messages.",
+            "invalid_request_error",
+            json!("context_length_exceeded"),
+        ));
+    }
+    if model.starts_with("mock-content-policy") {
+        return Some(error(
+            400,
+            "Your request was rejected as a result of our safety system.",
+            "invalid_request_error",
+            json!("content_policy_violation"),
+        ));
+    }
+    None
+}
+
+/// OpenAI's error object for a status.
+fn status_error(status: u16) -> Response<Body> {
+    let (message, kind) = match status {
+        429 => ("Rate limit reached for requests", "requests"),
+        408 => ("Request timed out.", "timeout"),
+        s if s >= 500 => (
+            "The server had an error while processing your request.",
+            "server_error",
+        ),
+        _ => ("mock error", "invalid_request_error"),
+    };
+    error(status, message, kind, Value::Null)
+}
+
 /// Serves `POST .../chat/completions`.
 pub async fn chat(state: &Arc<State>, r: &Recorded, req: &Value) -> Response<Body> {
     let keys = &state.config.openai_keys;
@@ -66,6 +132,12 @@ pub async fn chat(state: &Arc<State>, r: &Recorded, req: &Value) -> Response<Bod
             Value::Null,
         );
     };
+    if let Some(failure) = scripted_failure(state, &model) {
+        return failure;
+    }
+    if let Some(ms) = number_after(&model, "mock-delay-") {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
     if let Some(status) = model
         .strip_prefix("mock-error-")
         .and_then(|s| s.parse::<u16>().ok())
@@ -155,6 +227,9 @@ pub async fn chat(state: &Arc<State>, r: &Recorded, req: &Value) -> Response<Bod
             if i == 0 && model == "mock-slow-first-event" {
                 // A model that thinks before its first token: the head leaves well before it.
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            if let Some(ms) = number_after(&model, "mock-first-event-after-").filter(|_| i == 0) {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             }
             if i == 2 && model == "mock-stream-gate" {
                 state.gate.notified().await;

@@ -60,6 +60,18 @@ pub(crate) struct State {
     pub config: MockConfig,
     pub requests: Mutex<Vec<Recorded>>,
     pub gate: Notify,
+    /// Calls per requested model name (for `mock-fail-<n>-...`).
+    pub calls: Mutex<std::collections::HashMap<String, u32>>,
+}
+
+impl State {
+    /// Counts a call for `model`; returns how many there were before this one.
+    pub fn count_call(&self, model: &str) -> u32 {
+        let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        let n = calls.entry(model.to_string()).or_default();
+        *n += 1;
+        *n - 1
+    }
 }
 
 /// A running mock; stops when dropped.
@@ -122,6 +134,7 @@ pub async fn start_on(addr: SocketAddr, config: MockConfig) -> anyhow::Result<Mo
         config,
         requests: Mutex::new(Vec::new()),
         gate: Notify::new(),
+        calls: Mutex::new(std::collections::HashMap::new()),
     });
     let shared = state.clone();
     let task = tokio::spawn(async move {

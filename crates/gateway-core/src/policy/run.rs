@@ -149,6 +149,7 @@ pub fn route<'c, T>(
         };
     let mut queue: Option<VecDeque<String>> = None;
     let mut group = job.model.to_string();
+    let mut out_of_time = false;
     loop {
         let deployments: Vec<&Deployment> = config
             .deployments_for(&group)
@@ -208,7 +209,9 @@ pub fn route<'c, T>(
                         .unwrap_or_else(|| backoff(retries_used))
                 };
                 if now.saturating_add(wait) >= deadline {
-                    return finish_deadline(trail, errors, job.model, s.total_timeout_ms);
+                    // No time for another try here: a fallback may still answer in time.
+                    out_of_time = true;
+                    break last.map_or(ErrorClass::Timeout, |l| l.0);
                 }
                 if wait > 0 {
                     fx.sleep(wait);
@@ -288,6 +291,9 @@ pub fn route<'c, T>(
             ErrorClass::ContextWindow | ErrorClass::ContentPolicy
         );
         if !fallbacks_allowed || !(exhausted_with.retryable() || typed || deployments.is_empty()) {
+            if out_of_time {
+                return finish_deadline(trail, errors, job.model, s.total_timeout_ms);
+            }
             return finish(trail, errors, job.model);
         }
         let next = queue.get_or_insert_with(|| {
@@ -304,6 +310,9 @@ pub fn route<'c, T>(
             Some(g) => {
                 trail.fallbacks += 1;
                 group = g;
+            }
+            None if out_of_time => {
+                return finish_deadline(trail, errors, job.model, s.total_timeout_ms)
             }
             None => return finish(trail, errors, job.model),
         }
