@@ -109,6 +109,16 @@ def default_config(mock: str, general_settings: str = "") -> str:
     litellm_params: {{model: anthropic/claude-sonnet-4-5}}
   - model_name: gemini-test
     litellm_params: {{model: gemini/gemini-2.5-flash}}
+  - model_name: broken
+    litellm_params: {{model: openai/mock-error-503}}
+  - model_name: pair
+    litellm_params: {{model: openai/mock-retry-after-30-pair}}
+    model_info: {{id: pair-bad}}
+  - model_name: pair
+    litellm_params: {{model: openai/gpt-4o-mini}}
+    model_info: {{id: pair-good}}
+router_settings:
+  fallbacks: [{{broken: [claude-test]}}]
 """
     if general_settings:
         config += f"general_settings: {general_settings}\n"

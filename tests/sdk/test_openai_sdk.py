@@ -53,6 +53,26 @@ def test_errors_are_typed(client):
         client.chat.completions.create(model="gpt-test", messages="not a list")
 
 
+def test_a_fallback_is_invisible_except_in_the_headers(client):
+    """`broken` always fails (503): after its retries the gateway falls back to `claude-test`
+    (Anthropic); the SDK sees an ordinary completion, and only the headers tell."""
+    raw = client.chat.completions.with_raw_response.create(
+        model="broken", messages=[{"role": "user", "content": "Say hello"}]
+    )
+    completion = raw.parse()
+    assert completion.object == "chat.completion"
+    assert completion.choices[0].message.content
+    assert raw.headers["x-litellm-model-group"] == "claude-test"
+    assert raw.headers["x-litellm-attempted-fallbacks"] == "1"
+    assert raw.headers["x-litellm-attempted-retries"] == "2"
+    with client.chat.completions.with_streaming_response.create(
+        model="broken", messages=[{"role": "user", "content": "Say hello"}], stream=True
+    ) as response:
+        assert response.headers["x-litellm-model-group"] == "claude-test"
+        text = "".join(c.choices[0].delta.content or "" for c in response.parse() if c.choices)
+    assert text
+
+
 WEATHER_TOOL = {
     "type": "function",
     "function": {

@@ -214,3 +214,28 @@ def test_an_idle_replicas_spend_reaches_the_other_replica(cluster):
     # Replica b has served nothing of this key; a, which spent 2 of 1.5, is now idle.
     status, _, body = chat(b.url, key)
     assert status == 429 and body["error"]["code"] == "budget_exceeded", (status, body)
+
+
+def test_a_cooldown_on_one_replica_is_honoured_by_the_other(cluster):
+    """`pair` has a deployment that always answers 429 with `retry-after: 30`: once replica A has
+    met it, it cools for 30 s in the shared `limits` store, and replica B never calls it."""
+    a, b = cluster
+    body = {"model": "pair", "messages": [{"role": "user", "content": "Say hello"}]}
+    for _ in range(40):
+        status, headers, answer = call(a.url, "/v1/chat/completions", body=body)
+        assert status == 200, answer
+        assert headers["x-litellm-model-id"] == "pair-good"
+        if headers["x-litellm-attempted-retries"] == "1":
+            break
+    else:
+        raise AssertionError("the random order never picked pair-bad first")
+    status, _, health = call(b.url, "/health")
+    state = {d["id"]: d for d in health["deployments"]}
+    assert state["pair-bad"]["state"] == "cooling", state["pair-bad"]
+    assert state["pair-bad"]["cooling_because"] == {"status": 429, "error": "rate_limit"}
+    assert state["pair-good"]["state"] == "healthy"
+    for _ in range(10):
+        status, headers, answer = call(b.url, "/v1/chat/completions", body=body)
+        assert status == 200, answer
+        assert headers["x-litellm-model-id"] == "pair-good"
+        assert headers["x-litellm-attempted-retries"] == "0"

@@ -32,6 +32,9 @@ fn config(base: &str) -> String {
   - {model_name: weighted, litellm_params: {model: openai/gpt-4o-mini, weight: 1}, model_info: {id: light}}
   - {model_name: slow-start, litellm_params: {model: openai/mock-first-event-after-3000, stream_timeout: 0.3}}
   - {model_name: stubborn, litellm_params: {model: openai/mock-fail-99-503-stubborn, num_retries: 9}}
+  - {model_name: rpm-two, litellm_params: {model: openai/gpt-4o-mini, rpm: 2}, model_info: {id: rpm-two}}
+  - {model_name: claude-dropping, litellm_params: {model: anthropic/claude-sonnet-4-5, drop_params: true}}
+  - {model_name: gpt-dropping, litellm_params: {model: openai/gpt-4o-mini, additional_drop_params: [user]}}
 router_settings:
   total_timeout: 2
   fallbacks: [{down: [claude-test]}, {slow-start: [gpt-test]}]
@@ -268,4 +271,50 @@ async fn bad_routing_options_are_400s_naming_the_param() {
     assert_eq!(assert_openai_error(&body)["param"], "num_retries");
     let value: Value = g.mock.requests().len().into();
     assert_eq!(value, 0);
+}
+
+#[tokio::test]
+async fn a_deployments_own_rpm_is_enforced_exactly() {
+    let g = gateway().await;
+    for _ in 0..2 {
+        let (status, _, body) = g.post("/v1/chat/completions", &chat("rpm-two")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, headers, body) = g.post("/v1/chat/completions", &chat("rpm-two")).await;
+    // (A minute boundary between the calls would reset the window: then this one passes.)
+    if status != 200 {
+        assert_eq!(status, 429, "{body}");
+        assert_eq!(body["error"]["code"], "deployments_cooling_down");
+        let wait: u64 = h(&headers, "retry-after").parse().unwrap();
+        assert!((1..=60).contains(&wait));
+        assert_eq!(calls(&g, "gpt-4o-mini"), 2);
+    }
+}
+
+#[tokio::test]
+async fn drop_params_drops_what_a_provider_cannot_honour_instead_of_a_400() {
+    let g = gateway().await;
+    let mut req = chat("claude-test");
+    req["logprobs"] = json!(true);
+    let (status, _, body) = g.post("/v1/chat/completions", &req).await;
+    assert_eq!(status, 400, "the default stays a 400: {body}");
+    assert_eq!(body["error"]["code"], "unsupported_parameter");
+    req["drop_params"] = json!(true);
+    let (status, _, body) = g.post("/v1/chat/completions", &req).await;
+    assert_eq!(status, 200, "{body}");
+    // A deployment's own drop_params.
+    let mut req = chat("claude-dropping");
+    req["logprobs"] = json!(true);
+    let (status, _, body) = g.post("/v1/chat/completions", &req).await;
+    assert_eq!(status, 200, "{body}");
+    // additional_drop_params: removed for that deployment only.
+    for (model, kept) in [("gpt-test", true), ("gpt-dropping", false)] {
+        let mut req = chat(model);
+        req["user"] = json!("user-123");
+        g.mock.clear();
+        let (status, _, body) = g.post("/v1/chat/completions", &req).await;
+        assert_eq!(status, 200, "{body}");
+        let sent = g.upstream("/chat/completions");
+        assert_eq!(sent[0].body.contains("user-123"), kept, "{model}");
+    }
 }
