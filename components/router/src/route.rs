@@ -164,11 +164,14 @@ impl Effects for State<'_> {
         loads
     }
 
-    fn started(&mut self, d: &Deployment) {
+    fn started(&mut self, d: &Deployment) -> bool {
         let now = now_ms();
         if d.policy.rpm.is_some() || self.config.router.strategy == Strategy::UsageBased {
             if let Some(limits) = open(&mut self.limits, "limits") {
-                add_this_minute(limits, "route/rpm", &d.id, now, 1);
+                let n = add_this_minute(limits, "route/rpm", &d.id, now, 1);
+                if d.policy.rpm.is_some_and(|rpm| n > rpm) {
+                    return false;
+                }
             }
         }
         let busy = self.config.router.strategy == Strategy::LeastBusy;
@@ -182,6 +185,7 @@ impl Effects for State<'_> {
                 }
             }
         }
+        true
     }
 
     fn failed(&mut self, d: &Deployment) -> (u64, u64) {

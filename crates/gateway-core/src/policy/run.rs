@@ -26,8 +26,9 @@ pub trait Effects {
     /// The load of each deployment; `shared` says whether cooldowns (and other state shared
     /// between replicas) matter for this group and must be read.
     fn loads(&mut self, deployments: &[&Deployment], shared: bool) -> Vec<Load>;
-    /// An attempt on `d` is about to start.
-    fn started(&mut self, d: &Deployment);
+    /// An attempt on `d` is about to start; false if that took `d` over its own RPM (counted
+    /// atomically, so the limit holds exactly under concurrency): `d` is then skipped.
+    fn started(&mut self, d: &Deployment) -> bool;
     /// Counts a failure of `d`; returns its failures this minute (all replicas, this one
     /// included) and its requests this minute (this replica).
     fn failed(&mut self, d: &Deployment) -> (u64, u64);
@@ -168,6 +169,7 @@ pub fn route<'c, T>(
                 .iter()
                 .any(|d| d.policy.rpm.is_some() || d.policy.tpm.is_some());
         let mut tried: Vec<usize> = Vec::new();
+        let mut skipped: Vec<usize> = Vec::new();
         let mut retries_used = 0u32;
         let mut last: Option<(ErrorClass, Option<u64>)> = None;
         let exhausted_with = loop {
@@ -179,7 +181,8 @@ pub fn route<'c, T>(
                 break ErrorClass::NotFound;
             }
             let loads = fx.loads(&deployments, shared);
-            let order = select::order(&deployments, &loads, s.strategy, now, &mut random);
+            let mut order = select::order(&deployments, &loads, s.strategy, now, &mut random);
+            order.retain(|i| !skipped.contains(i));
             let fresh = order.iter().copied().find(|i| !tried.contains(i));
             let Some(i) = fresh.or(order.first().copied()) else {
                 if tried.is_empty() {
@@ -233,7 +236,10 @@ pub fn route<'c, T>(
                 timeout_ms: timeout.min(remaining),
                 first_byte_ms: first_byte.min(timeout).min(remaining),
             };
-            fx.started(d);
+            if !fx.started(d) {
+                skipped.push(i);
+                continue;
+            }
             match send(d, &limits) {
                 Ok(answer) => {
                     trail.group = Some(group);

@@ -38,8 +38,10 @@ impl Effects for World {
             })
             .collect()
     }
-    fn started(&mut self, d: &Deployment) {
-        *self.requests.entry(d.id.clone()).or_default() += 1;
+    fn started(&mut self, d: &Deployment) -> bool {
+        let n = self.requests.entry(d.id.clone()).or_default();
+        *n += 1;
+        d.policy.rpm.is_none_or(|rpm| *n <= rpm)
     }
     fn failed(&mut self, d: &Deployment) -> (u64, u64) {
         let f = self.fails.entry(d.id.clone()).or_default();
@@ -442,4 +444,26 @@ fn unknown_model_is_a_404_without_calls() {
     let (r, _) = run("nope", RequestPolicy::default(), &[]);
     assert_eq!(r.error.unwrap().status, 404);
     assert!(r.calls.is_empty());
+}
+
+#[test]
+fn a_deployment_over_its_own_rpm_is_skipped_without_a_call() {
+    let config = Config::parse(
+        "model_list:\n  - {model_name: m, litellm_params: {model: openai/x, rpm: 1}, model_info: {id: x}}\n  - {model_name: m, litellm_params: {model: openai/y}, model_info: {id: y}}\n",
+    )
+    .unwrap();
+    let mut world = World::default();
+    // x's RPM is spent by an earlier request that the selection did not see.
+    world.requests.insert("x".into(), 1);
+    for seed in 0..10 {
+        let r = run_with(
+            &config,
+            &mut world,
+            "m",
+            RequestPolicy::default(),
+            &mut Script::new(&[]),
+            seed,
+        );
+        assert_eq!(r.calls, vec!["y"]);
+    }
 }
