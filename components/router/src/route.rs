@@ -9,8 +9,9 @@
 //!   denominator), `route/busy/<id>` requests in flight (least-busy), `route/lat/<id>` recent
 //!   latency (latency-based routing).
 //!
-//! The healthy path only reads the shared store (a plain `get` per deployment of a group with an
-//! alternative; nothing for a lone deployment without fallbacks); failures write.
+//! The healthy path reads no shared state: a group's cooldowns are read from the shared store
+//! (a plain `get` per deployment) at most once a second per replica and kept in `local`
+//! (`route/view/<group>`); a lone deployment without fallbacks reads nothing. Failures write.
 
 use std::time::Duration;
 
@@ -114,6 +115,61 @@ pub fn cooldown(bucket: &store::Bucket, id: &str) -> Option<Cooldown> {
     })
 }
 
+/// How long this replica trusts its copy of a group's cooldowns before reading the shared store
+/// again: a cooldown set by another replica is seen within this time; one set here at once.
+const VIEW_MS: u64 = 1_000;
+
+fn view_key(group: &str) -> String {
+    format!("route/view/{group}")
+}
+
+impl State<'_> {
+    /// The cooldown until-times of a group's deployments: this replica's copy in `local` (one
+    /// in-memory read) while it is under [`VIEW_MS`] old, else read from the shared store (one
+    /// `get` per deployment) and kept.
+    fn cooldowns(&mut self, deployments: &[&Deployment], now: u64) -> Vec<Option<u64>> {
+        let Some(group) = deployments.first().map(|d| d.model_name.clone()) else {
+            return Vec::new();
+        };
+        let cached = open(&mut self.local, "local")
+            .and_then(|local| local.get(&view_key(&group)).ok().flatten())
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .filter(|v| {
+                v.get("at_ms")
+                    .and_then(Value::as_u64)
+                    .is_some_and(|at| at <= now && now - at < VIEW_MS)
+            });
+        if let Some(view) = cached {
+            let cool = view.get("cool");
+            return deployments
+                .iter()
+                .map(|d| cool.and_then(|c| c.get(&d.id)).and_then(Value::as_u64))
+                .collect();
+        }
+        let Some(limits) = open(&mut self.limits, "limits") else {
+            return vec![None; deployments.len()];
+        };
+        let untils: Vec<Option<u64>> = deployments
+            .iter()
+            .map(|d| {
+                cooldown(limits, &d.id)
+                    .map(|c| c.until_ms)
+                    .filter(|u| *u > now)
+            })
+            .collect();
+        let cool: serde_json::Map<String, Value> = deployments
+            .iter()
+            .zip(&untils)
+            .filter_map(|(d, u)| u.map(|u| (d.id.clone(), json!(u))))
+            .collect();
+        if let Some(local) = open(&mut self.local, "local") {
+            let view = json!({"at_ms": now, "cool": cool});
+            let _ = local.set(&view_key(&group), view.to_string().as_bytes());
+        }
+        untils
+    }
+}
+
 impl Effects for State<'_> {
     fn now_ms(&mut self) -> u64 {
         now_ms()
@@ -126,19 +182,18 @@ impl Effects for State<'_> {
         let now = now_ms();
         let m = minute(now);
         let mut loads = vec![Load::default(); deployments.len()];
-        let needs_shared = cooldowns
-            || deployments
-                .iter()
-                .any(|d| d.policy.rpm.is_some() || d.policy.tpm.is_some())
+        if cooldowns {
+            for (load, until) in loads.iter_mut().zip(self.cooldowns(deployments, now)) {
+                load.cooling_until_ms = until.filter(|until| *until > now);
+            }
+        }
+        let needs_counters = deployments
+            .iter()
+            .any(|d| d.policy.rpm.is_some() || d.policy.tpm.is_some())
             || strategy == Strategy::UsageBased;
-        if needs_shared {
+        if needs_counters {
             if let Some(limits) = open(&mut self.limits, "limits") {
                 for (load, d) in loads.iter_mut().zip(deployments) {
-                    if cooldowns {
-                        load.cooling_until_ms = cooldown(limits, &d.id)
-                            .map(|c| c.until_ms)
-                            .filter(|until| *until > now);
-                    }
                     if d.policy.rpm.is_some() || strategy == Strategy::UsageBased {
                         load.rpm_used = counter(limits, &format!("route/rpm/{}/{m}", d.id));
                     }
@@ -214,6 +269,10 @@ impl Effects for State<'_> {
                 record.to_string().as_bytes(),
             );
             let _ = atomics::increment(limits, &format!("route/cooled/{}", d.id), 1);
+        }
+        // This replica sees its own cooldown at once.
+        if let Some(local) = open(&mut self.local, "local") {
+            let _ = local.delete(&view_key(&d.model_name));
         }
     }
 
