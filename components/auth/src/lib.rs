@@ -46,7 +46,7 @@ impl wit_auth::Guest for Auth {
     fn check(
         key: Option<String>,
         model: String,
-        _route: String,
+        route: String,
     ) -> Result<wit_auth::Grant, wit_auth::Denial> {
         use wit_auth::Denial as D;
         let (master_key, pepper) = (secret("master_key"), secret("key_pepper"));
@@ -75,15 +75,20 @@ impl wit_auth::Guest for Auth {
                     spend_counter: g.meters.spend_counter,
                 },
             }),
-            Err(denial) => Err(match denial {
-                check::Denial::NoMasterKey => D::NoMasterKey,
-                check::Denial::MissingKey => D::MissingKey,
-                check::Denial::InvalidKey => D::InvalidKey,
-                check::Denial::ExpiredKey => D::ExpiredKey,
-                check::Denial::ModelNotAllowed(m) => D::ModelNotAllowed(m),
-                check::Denial::RateLimited(l) => D::RateLimited(limits(l)),
-                check::Denial::BudgetExceeded(s) => D::BudgetExceeded(s),
-                check::Denial::StoreError(s) => D::StoreError(s),
+            Err(denial) => Err({
+                if !model.is_empty() {
+                    record_refusal(&guard, &denial, &model, &route);
+                }
+                match denial {
+                    check::Denial::NoMasterKey => D::NoMasterKey,
+                    check::Denial::MissingKey => D::MissingKey,
+                    check::Denial::InvalidKey => D::InvalidKey,
+                    check::Denial::ExpiredKey => D::ExpiredKey,
+                    check::Denial::ModelNotAllowed(m) => D::ModelNotAllowed(m),
+                    check::Denial::RateLimited(l) => D::RateLimited(limits(l)),
+                    check::Denial::BudgetExceeded(s) => D::BudgetExceeded(s),
+                    check::Denial::StoreError(s) => D::StoreError(s),
+                }
             }),
         }
     }
@@ -110,6 +115,11 @@ impl wit_auth::Guest for Auth {
             status: u.status,
             stream: u.stream,
             started_at_ms: u.started_at_ms,
+            deployment_id: u.deployment_id,
+            model_group: u.model_group,
+            error_class: u.error_class,
+            attempts: u.attempts,
+            reasoning_tokens: u.reasoning_tokens,
         };
         let guard = kv::Guard::default();
         let (shared, limits) = (
@@ -120,6 +130,7 @@ impl wit_auth::Guest for Auth {
             open_log: &sql::Log::open_boxed,
             shared: &shared,
             limits: &limits,
+            retention_ms: u.log_retention_s.map(|s| s.saturating_mul(1000)),
         };
         auth_core::record_usage(
             &stores,
@@ -128,6 +139,7 @@ impl wit_auth::Guest for Auth {
             &meters,
             now_ms(),
             wasi::random::random::get_random_u64(),
+            Some(u.call_id.as_str()).filter(|c| !c.is_empty()),
         )
     }
 }
@@ -153,11 +165,13 @@ impl wit_admin::Guest for Auth {
             open_log: &sql::Log::open_boxed,
             shared: &store,
             limits: &limits,
+            retention_ms: None,
         };
         if let Err(e) = auth_core::log_queue::flush_all(guard.local(), &sinks, now) {
             eprintln!("{e}");
         }
         let mut random = wasi::random::random::get_random_u64;
+        let metrics_token = secret("metrics_token");
         let mut ctx = Context {
             kv: &store,
             limits: &limits,
@@ -166,9 +180,23 @@ impl wit_admin::Guest for Auth {
                 master_key: &master_key,
                 pepper: &pepper,
             },
+            metrics_token: &metrics_token,
             now_ms: now,
             random: &mut random,
         };
+        if req.path == "/metrics" {
+            let (status, body) = admin::metrics(&ctx, req.key.as_deref());
+            let content_type = if status == 200 {
+                auth_core::metrics::CONTENT_TYPE
+            } else {
+                "application/json"
+            };
+            return wit_admin::AdminResponse {
+                status,
+                body,
+                headers: vec![("content-type".into(), content_type.into())],
+            };
+        }
         let (status, body) = admin::handle(
             &mut ctx,
             &Request {
@@ -180,6 +208,44 @@ impl wit_admin::Guest for Auth {
             },
         );
         answer(status, body.to_string())
+    }
+}
+
+/// Queues the row of a request refused before any upstream call (the key is not known to the
+/// log: its id is empty). Nothing here may change the answer, so a failure is only logged.
+fn record_refusal(guard: &kv::Guard, denial: &check::Denial, model: &str, route: &str) {
+    let (status, code) = denial.status_and_code();
+    let record = UsageRecord {
+        key_id: String::new(),
+        model: model.to_string(),
+        route: route.to_string(),
+        status,
+        error_class: Some(code.to_string()),
+        started_at_ms: now_ms(),
+        ..Default::default()
+    };
+    let (shared, limits) = (
+        kv::Store::shared("default", guard),
+        kv::Store::shared("limits", guard),
+    );
+    let sinks = auth_core::log_queue::Sinks {
+        open_log: &sql::Log::open_boxed,
+        shared: &shared,
+        limits: &limits,
+        retention_ms: None,
+    };
+    let random = wasi::random::random::get_random_u64();
+    let call_id = format!("req_{random:016x}");
+    if let Err(e) = auth_core::log_queue::append(
+        guard.local(),
+        &sinks,
+        &call_id,
+        &record,
+        None,
+        now_ms(),
+        random,
+    ) {
+        eprintln!("refusal not recorded: {e}");
     }
 }
 

@@ -37,7 +37,14 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         Ok(g) => g,
         Err(e) => return respond_error(out, &e, false),
     };
-    let mut ledger = Ledger::new(grant, &request.model, ROUTE, request.stream, started);
+    let mut ledger = Ledger::new(
+        grant,
+        &request.model,
+        ROUTE,
+        request.stream,
+        started,
+        config.log_retention_s,
+    );
     let routed = route::run(
         config,
         &request.model,
@@ -66,7 +73,7 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         }
         Ok(((response, _), d)) => whole(response, d, &mut ledger, config, out),
         Err(e) => {
-            ledger.record(None, None, e.status);
+            ledger.record_error(None, &e);
             respond_error(out, &e.with_headers(ledger.routing_headers(None)), false)
         }
     }
@@ -128,7 +135,7 @@ fn whole(
         }
         Err(t) => {
             let e = transport_error(d.provider.name(), d.provider.component(), &t);
-            ledger.record(Some(d), None, e.status);
+            ledger.record_error(Some(d), &e);
             respond_error(out, &e, false)
         }
     }

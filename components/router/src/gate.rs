@@ -127,7 +127,8 @@ fn denial_error(denial: auth::Denial) -> ApiError {
 /// Seconds a caller is asked to wait when the key-value store failed.
 const STORE_RETRY_AFTER_S: u32 = 5;
 
-/// Serves a LiteLLM-compatible admin path (`/key/...`, `/spend/...`) through the auth component.
+/// Serves a LiteLLM-compatible admin path (`/key/...`, `/spend/...`, the usage API, `/metrics`)
+/// through the auth component.
 pub fn admin(inbound: &Inbound, path: &str, out: ResponseOutparam) {
     const MAX_ADMIN_BODY: usize = 1024 * 1024;
     let body = match inbound.body(MAX_ADMIN_BODY) {
@@ -148,6 +149,19 @@ pub fn admin(inbound: &Inbound, path: &str, out: ResponseOutparam) {
         key: key_of(inbound),
         body,
     });
+    // An answer that names its content type (`/metrics`) goes out as it is.
+    if response
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        return component_io::respond_whole(
+            out,
+            response.status,
+            &response.headers,
+            response.body.as_bytes(),
+        );
+    }
     let value: Value = serde_json::from_str(&response.body).unwrap_or(Value::Null);
     respond_json(out, response.status, &value, &response.headers);
 }

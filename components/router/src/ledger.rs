@@ -3,8 +3,10 @@
 use std::time::{Duration, Instant};
 
 use gateway_core::config::{Deployment, Provider};
+use gateway_core::policy::ErrorClass;
 use gateway_core::pricing;
 use gateway_core::usage::{cost_usd, Usage};
+use gateway_core::{ApiError, ErrorType};
 use translate::openai::Tokens;
 
 use crate::gate::{self, Grant};
@@ -56,6 +58,7 @@ pub struct Ledger {
     call_id: String,
     routing: Option<RouteInfo>,
     upstream: Duration,
+    log_retention_s: Option<u64>,
 }
 
 /// Who answered and how routing got there, for the `x-litellm-*` headers.
@@ -66,6 +69,9 @@ struct RouteInfo {
     retries: u32,
     fallbacks: u32,
     max_retries: u32,
+    attempts: u32,
+    /// The last deployment that failed, if any.
+    last_failed: Option<String>,
 }
 
 fn now_ms() -> u64 {
@@ -81,17 +87,20 @@ pub fn usage_of(t: Tokens) -> Usage {
         prompt_tokens: t.prompt,
         completion_tokens: t.completion,
         cached_tokens: t.cached,
+        reasoning_tokens: t.reasoning,
     }
 }
 
 impl Ledger {
-    /// Starts timing a request that `grant` was allowed to make.
+    /// Starts timing a request that `grant` was allowed to make; its row is kept for
+    /// `log_retention_s` (the config's retention period).
     pub fn new(
         grant: Grant,
         model: &str,
         route: &'static str,
         stream: bool,
         started: Instant,
+        log_retention_s: Option<u64>,
     ) -> Ledger {
         Ledger {
             grant,
@@ -104,6 +113,7 @@ impl Ledger {
             call_id: call_id(),
             routing: None,
             upstream: Duration::ZERO,
+            log_retention_s,
         }
     }
 
@@ -116,6 +126,13 @@ impl Ledger {
             retries: trail.retries,
             fallbacks: trail.fallbacks,
             max_retries: trail.max_retries,
+            attempts: trail.attempts(d.is_some()),
+            last_failed: trail
+                .failures
+                .iter()
+                .rev()
+                .map(|a| a.deployment_id.clone())
+                .find(|id| !id.is_empty()),
         });
     }
 
@@ -136,9 +153,27 @@ impl Ledger {
         }
     }
 
-    /// Records the finished request.
+    /// Records the finished request (a status of 400 or more is classed by its status).
     pub fn record(&self, d: Option<&Deployment>, usage: Option<Usage>, status: u16) {
+        let class = (status >= 400)
+            .then(|| ErrorClass::of(&ApiError::new(status, ErrorType::Server, "")).name());
+        self.write(d, usage, status, class);
+    }
+
+    /// Records a request that ended with `e`.
+    pub fn record_error(&self, d: Option<&Deployment>, e: &ApiError) {
+        self.write(d, None, e.status, Some(ErrorClass::of(e).name()));
+    }
+
+    fn write(
+        &self,
+        d: Option<&Deployment>,
+        usage: Option<Usage>,
+        status: u16,
+        class: Option<&str>,
+    ) {
         let usage = usage.unwrap_or_default();
+        let routing = self.routing.as_ref();
         gate::record(&gate::Usage {
             key_id: self.grant.key_id.clone(),
             key_alias: self.grant.key_alias.clone(),
@@ -157,6 +192,16 @@ impl Ledger {
             status,
             stream: self.stream,
             started_at_ms: self.started_at_ms,
+            call_id: self.call_id.clone(),
+            deployment_id: d
+                .map(|d| d.id.clone())
+                .or_else(|| routing.and_then(|r| r.last_failed.clone()))
+                .unwrap_or_default(),
+            model_group: d.and(routing).map(|r| r.group.clone()).unwrap_or_default(),
+            error_class: class.map(str::to_string),
+            attempts: routing.map_or(0, |r| r.attempts),
+            reasoning_tokens: usage.reasoning_tokens,
+            log_retention_s: self.log_retention_s,
         });
     }
 

@@ -44,7 +44,14 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         Ok(g) => g,
         Err(e) => return respond_error(out, &e, true),
     };
-    let mut ledger = Ledger::new(grant, &request.model, ROUTE, request.stream, started);
+    let mut ledger = Ledger::new(
+        grant,
+        &request.model,
+        ROUTE,
+        request.stream,
+        started,
+        config.log_retention_s,
+    );
     let beta = beta_header(inbound);
     let policy = match RequestPolicy::take(&mut Map::new(), |h| inbound.header(h)) {
         Ok(p) => p,
@@ -89,7 +96,7 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
     let (response, d) = match routed.result {
         Ok(s) => s,
         Err(e) => {
-            ledger.record(None, None, e.status);
+            ledger.record_error(None, &e);
             return respond_error(out, &e.with_headers(ledger.routing_headers(None)), true);
         }
     };
@@ -218,7 +225,7 @@ fn whole(
             ledger.record(Some(d), usage, 200);
         }
         Err(e) => {
-            ledger.record(Some(d), None, e.status);
+            ledger.record_error(Some(d), &e);
             respond_error(out, &e, true);
         }
     }

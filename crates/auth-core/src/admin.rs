@@ -1,15 +1,19 @@
 //! LiteLLM-compatible key management (`/key/generate`, `/key/info`, `/key/update`,
-//! `/key/delete`, `/key/list`) and spend queries (`/spend/logs`, `/global/spend/report`).
-//! Everything needs the master key, except `GET /key/info` for the caller's own key.
+//! `/key/delete`, `/key/list`), the usage API ([`crate::usage_api`]) and `/metrics`.
+//! Everything needs the master key, except `GET /key/info` for the caller's own key and
+//! `/metrics`, which also takes the `metrics_token`.
 
 use gateway_core::{ApiError, ErrorType};
 use serde_json::{json, Map, Value};
 
 use crate::check::{budget_spent, spend_key, Secrets};
+use crate::key_table::{self, KeyFilter};
 use crate::keys::{constant_time_eq, hash_key, parse_duration_s, KeyRecord};
-use crate::request_log::{self, LogQuery};
+use crate::query_params::Params;
+use crate::request_log;
 use crate::sql::Sql;
 use crate::store::{get_json, set_json, Kv};
+use crate::{metrics, usage_api};
 
 /// One admin request.
 pub struct Request<'a> {
@@ -35,6 +39,8 @@ pub struct Context<'a> {
     pub log: &'a dyn Sql,
     /// Master key and pepper.
     pub secrets: Secrets<'a>,
+    /// The token that may scrape `/metrics` besides the master key (empty: none).
+    pub metrics_token: &'a str,
     /// Unix ms.
     pub now_ms: u64,
     /// 64 random bits per call.
@@ -94,9 +100,14 @@ fn route(ctx: &mut Context, req: &Request) -> Result<Value, ApiError> {
         "/key/generate" => generate(ctx, &body),
         "/key/update" => update(ctx, &body),
         "/key/delete" => delete(ctx, &body),
-        "/key/list" => list(ctx),
-        "/spend/logs" => spend_logs(ctx, req.query),
-        "/global/spend/report" => spend_report(ctx),
+        "/key/list" => list(ctx, req.query),
+        "/spend/logs" => usage_api::spend_logs(ctx.log, req.query, ctx.now_ms, &|k| {
+            Ok(find(ctx, k)?.map(|(_, r)| r.id))
+        }),
+        "/global/spend/report" => usage_api::spend_report(ctx.log, req.query, ctx.now_ms),
+        "/global/activity" => usage_api::activity(ctx.log, req.query, ctx.now_ms),
+        "/global/activity/model" => usage_api::activity_by_model(ctx.log, req.query, ctx.now_ms),
+        "/usage/series" => usage_api::series(ctx.log, req.query, ctx.now_ms),
         other => Err(ApiError::new(
             404,
             ErrorType::NotFound,
@@ -230,6 +241,7 @@ fn generate(ctx: &mut Context, body: &Map<String, Value>) -> Result<Value, ApiEr
     ctx.kv
         .set(&format!("keyid/{id}"), hash.as_bytes())
         .map_err(store_err)?;
+    key_table::put(ctx.log, &record).map_err(store_err)?;
     let mut out = view(ctx, &record)?;
     out["key"] = Value::String(key);
     Ok(out)
@@ -241,16 +253,13 @@ fn find(ctx: &Context, needle: &str) -> Result<Option<(String, KeyRecord)>, ApiE
         Some(hash_key(ctx.secrets.pepper(), needle))
     } else if let Some(h) = ctx.kv.get(&format!("keyid/{needle}")).map_err(store_err)? {
         Some(String::from_utf8_lossy(&h).into_owned())
+    } else if let Some(id) = key_table::id_by_alias(ctx.log, needle).map_err(store_err)? {
+        ctx.kv
+            .get(&format!("keyid/{id}"))
+            .map_err(store_err)?
+            .map(|h| String::from_utf8_lossy(&h).into_owned())
     } else {
-        let mut found = None;
-        for k in ctx.kv.keys("key/").map_err(store_err)? {
-            if let Some(r) = get_json::<KeyRecord>(ctx.kv, &k).map_err(store_err)? {
-                if r.key_alias.as_deref() == Some(needle) {
-                    found = k.strip_prefix("key/").map(str::to_string);
-                }
-            }
-        }
-        found
+        None
     };
     let Some(hash) = hash else { return Ok(None) };
     Ok(get_json::<KeyRecord>(ctx.kv, &format!("key/{hash}"))
@@ -296,6 +305,7 @@ fn update(ctx: &mut Context, body: &Map<String, Value>) -> Result<Value, ApiErro
     })?;
     apply(ctx, &mut record, body)?;
     set_json(ctx.kv, &format!("key/{hash}"), &record).map_err(store_err)?;
+    key_table::put(ctx.log, &record).map_err(store_err)?;
     view(ctx, &record)
 }
 
@@ -326,59 +336,48 @@ fn delete(ctx: &mut Context, body: &Map<String, Value>) -> Result<Value, ApiErro
             ctx.kv
                 .delete(&format!("keyid/{}", record.id))
                 .map_err(store_err)?;
+            key_table::remove(ctx.log, &record.id).map_err(store_err)?;
             deleted.push(record.id);
         }
     }
     Ok(json!({ "deleted_keys": deleted }))
 }
 
-fn list(ctx: &Context) -> Result<Value, ApiError> {
-    let mut keys = Vec::new();
-    for k in ctx.kv.keys("key/").map_err(store_err)? {
-        if let Some(r) = get_json::<KeyRecord>(ctx.kv, &k).map_err(store_err)? {
-            keys.push(json!({ "key_id": r.id, "key_name": format!("{}...", r.prefix), "key_alias": r.key_alias, "team_id": r.team_id }));
-        }
-    }
-    Ok(json!({ "keys": keys, "total_count": keys.len() }))
-}
-
-/// `/spend/logs`: newest first, filtered by `key_id` or `request_id`, paged with `limit`
-/// (default 100, at most 1000) and `cursor` (from the last row of the previous page).
-fn spend_logs(ctx: &Context, query: &str) -> Result<Value, ApiError> {
-    let limit = match query_param(query, "limit") {
-        None => 100,
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=1000).contains(l))
-            .ok_or_else(|| {
-                ApiError::bad_request("`limit` must be between 1 and 1000").with_param("limit")
-            })?,
-    };
-    let before = match query_param(query, "cursor") {
-        None => None,
-        Some(c) => Some(request_log::parse_cursor(c).ok_or_else(|| {
-            ApiError::bad_request("`cursor` must be the `cursor` of a row of /spend/logs")
-                .with_param("cursor")
-        })?),
-    };
-    let rows = request_log::query(
+/// `/key/list`: pages of the SQL key table, newest first (never a listing of the key-value store).
+fn list(ctx: &Context, query: &str) -> Result<Value, ApiError> {
+    let p = Params::parse(query, &["page", "size", "key_alias", "team_id"])?;
+    let page = p.int_in("page", 1..=1_000_000, 1)?;
+    let size = p.int_in("size", 1..=100, 10)?;
+    key_table::list(
         ctx.log,
-        &LogQuery {
-            key_id: query_param(query, "key_id"),
-            call_id: query_param(query, "request_id"),
-            before,
-            limit,
+        &KeyFilter {
+            key_alias: p.get("key_alias"),
+            team_id: p.get("team_id"),
         },
+        page,
+        size,
     )
-    .map_err(store_err)?;
-    Ok(Value::Array(rows))
+    .map_err(store_err)
 }
 
-fn spend_report(ctx: &Context) -> Result<Value, ApiError> {
-    request_log::spend_report(ctx.log)
-        .map(Value::Array)
-        .map_err(store_err)
+/// `GET /metrics`: Prometheus text for the master key or the `metrics_token`; else the status and
+/// an OpenAI error JSON text.
+pub fn metrics(ctx: &Context, key: Option<&str>) -> (u16, String) {
+    let allowed = key.is_some_and(|k| {
+        (!ctx.secrets.master_key.is_empty() && constant_time_eq(k, ctx.secrets.master_key))
+            || (!ctx.metrics_token.is_empty() && constant_time_eq(k, ctx.metrics_token))
+    });
+    let result = if allowed {
+        metrics::render(ctx.log).map_err(store_err)
+    } else {
+        Err(unauthorized(
+            "/metrics needs the master key or the `metrics_token` as `Authorization: Bearer <key>`.",
+        ))
+    };
+    match result {
+        Ok(text) => (200, text),
+        Err(e) => (e.status, e.to_openai_json().to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -390,6 +389,7 @@ mod tests {
 
     fn call(
         kv: &MemoryKv,
+        log: &TestDb,
         method: &str,
         path: &str,
         query: &str,
@@ -403,15 +403,15 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             n
         };
-        let log = TestDb::new();
         let mut ctx = Context {
             kv,
             limits: kv,
-            log: &log,
+            log,
             secrets: Secrets {
                 master_key: "sk-master",
                 pepper: "",
             },
+            metrics_token: "",
             now_ms: 1_800_000_000_000,
             random: &mut random,
         };
@@ -430,8 +430,10 @@ mod tests {
     #[test]
     fn key_lifecycle() {
         let kv = MemoryKv::default();
+        let log = TestDb::new();
         let (s, v) = call(
             &kv,
+            &log,
             "POST",
             "/key/generate",
             "",
@@ -448,16 +450,17 @@ mod tests {
             pepper: "",
         };
         assert!(check(&kv, &kv, &secrets, Some(&key), "gpt-4o", 1_800_000_000_000).is_ok());
-        let (s, info) = call(&kv, "GET", "/key/info", "", Some(&key), "");
+        let (s, info) = call(&kv, &log, "GET", "/key/info", "", Some(&key), "");
         assert_eq!(s, 200);
         assert_eq!(info["info"]["key_alias"], "team-a");
         assert!(!info.to_string().contains(&key));
-        let (s, _) = call(&kv, "GET", "/key/list", "", Some(&key), "");
+        let (s, _) = call(&kv, &log, "GET", "/key/list", "", Some(&key), "");
         assert_eq!(s, 401, "only the master key lists keys");
-        let (s, l) = call(&kv, "GET", "/key/list", "", Some("sk-master"), "");
+        let (s, l) = call(&kv, &log, "GET", "/key/list", "", Some("sk-master"), "");
         assert_eq!((s, l["total_count"].as_u64()), (200, Some(1)));
         let (s, u) = call(
             &kv,
+            &log,
             "POST",
             "/key/update",
             "",
@@ -467,6 +470,7 @@ mod tests {
         assert_eq!((s, u["rpm_limit"].as_u64()), (200, Some(9)));
         let (s, d) = call(
             &kv,
+            &log,
             "POST",
             "/key/delete",
             "",
@@ -483,8 +487,10 @@ mod tests {
     #[test]
     fn budget_spend_shown_is_the_spend_checked() {
         let kv = MemoryKv::default();
+        let log = TestDb::new();
         let (_, v) = call(
             &kv,
+            &log,
             "POST",
             "/key/generate",
             "",
@@ -495,13 +501,22 @@ mod tests {
         kv.increment(&format!("spend/{id}"), 250_000).unwrap();
         kv.increment(&format!("pending/spend/{id}"), 500_000)
             .unwrap();
-        let (_, info) = call(&kv, "GET", "/key/info", "key=b", Some("sk-master"), "");
+        let (_, info) = call(
+            &kv,
+            &log,
+            "GET",
+            "/key/info",
+            "key=b",
+            Some("sk-master"),
+            "",
+        );
         assert_eq!(info["info"]["budget_period_spend"], 0.75, "{info}");
     }
 
     #[test]
     fn bad_admin_input() {
         let kv = MemoryKv::default();
+        let log = TestDb::new();
         for (path, body, status) in [
             ("/key/generate", "not json", 400),
             ("/key/generate", r#"{"rpm_limit":-1}"#, 400),
@@ -511,13 +526,25 @@ mod tests {
             ("/key/update", r#"{"key":"nope"}"#, 404),
             ("/key/delete", r#"{}"#, 400),
         ] {
-            let (s, v) = call(&kv, "POST", path, "", Some("sk-master"), body);
+            let (s, v) = call(&kv, &log, "POST", path, "", Some("sk-master"), body);
             assert_eq!(s, status, "{path} {body}: {v}");
             assert!(v["error"]["message"].is_string());
         }
-        assert_eq!(call(&kv, "POST", "/key/generate", "", None, "{}").0, 401);
         assert_eq!(
-            call(&kv, "POST", "/key/generate", "", Some("sk-other"), "{}").0,
+            call(&kv, &log, "POST", "/key/generate", "", None, "{}").0,
+            401
+        );
+        assert_eq!(
+            call(
+                &kv,
+                &log,
+                "POST",
+                "/key/generate",
+                "",
+                Some("sk-other"),
+                "{}"
+            )
+            .0,
             401
         );
     }

@@ -84,6 +84,23 @@ pub enum Denial {
     StoreError(String),
 }
 
+impl Denial {
+    /// The HTTP status and error code the caller gets (as the router maps them), for the request
+    /// log's row of a refused request.
+    pub fn status_and_code(&self) -> (u16, &'static str) {
+        match self {
+            Denial::NoMasterKey => (401, "no_master_key"),
+            Denial::MissingKey => (401, "missing_api_key"),
+            Denial::InvalidKey => (401, "invalid_api_key"),
+            Denial::ExpiredKey => (401, "expired_api_key"),
+            Denial::ModelNotAllowed(_) => (403, "model_not_allowed"),
+            Denial::RateLimited(_) => (429, "rate_limit_exceeded"),
+            Denial::BudgetExceeded(_) => (429, "budget_exceeded"),
+            Denial::StoreError(_) => (503, "auth_store_error"),
+        }
+    }
+}
+
 impl From<String> for Denial {
     fn from(e: String) -> Self {
         Denial::StoreError(e)
@@ -125,6 +142,21 @@ pub struct UsageRecord {
     pub stream: bool,
     /// Start time, Unix ms.
     pub started_at_ms: u64,
+    /// The deployment that answered (its `model_info.id`), empty when none did.
+    #[serde(default)]
+    pub deployment_id: String,
+    /// The model group that answered (another than `model` after a fallback), empty when none did.
+    #[serde(default)]
+    pub model_group: String,
+    /// Why the request failed (`rate_limit`, `server`, `invalid_api_key`, ...), `None` on success.
+    #[serde(default)]
+    pub error_class: Option<String>,
+    /// Upstream calls made (0 when refused before any).
+    #[serde(default)]
+    pub attempts: u32,
+    /// Reasoning tokens among the completion tokens.
+    #[serde(default)]
+    pub reasoning_tokens: u64,
 }
 
 /// Secrets the checks need.
@@ -314,8 +346,17 @@ mod tests {
             open_log: &new_log,
             shared: kv,
             limits: lim,
+            retention_ms: None,
         };
-        record_usage(&stores, &MemoryKv::default(), &usage, &grant.meters, at, 1)?;
+        record_usage(
+            &stores,
+            &MemoryKv::default(),
+            &usage,
+            &grant.meters,
+            at,
+            1,
+            None,
+        )?;
         Ok(())
     }
 
@@ -505,8 +546,9 @@ mod tests {
                     open_log: &new_log,
                     shared: &counting,
                     limits: &counting_limits,
+                    retention_ms: None,
                 };
-                record_usage(&stores, &local, &usage, &grant.meters, NOW + i, 3).unwrap();
+                record_usage(&stores, &local, &usage, &grant.meters, NOW + i, 3, None).unwrap();
             }
             assert_eq!(
                 (counting.counts(), counting_limits.counts()),

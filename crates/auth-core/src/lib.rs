@@ -9,18 +9,28 @@
 //! - `spend/<id>` or `spend/<id>/<period>` → i64 micro-USD counter, only for keys with a budget.
 //!
 //! Per-request history (one row per request: spend, tokens, last use) lives in the SQL request
-//! log ([`request_log`]), not in the shared key-value store; rows reach it in batches through the
-//! replica's in-memory `local` store ([`log_queue`]: `logq/...` keys).
+//! log ([`request_log`], summed into [`rollup`]s that the usage API and `/metrics` read), not in
+//! the shared key-value store; rows reach it in batches through the replica's in-memory `local`
+//! store ([`log_queue`]: `logq/...` keys). The key table ([`key_table`]) mirrors the keys for
+//! `/key/list`.
 
 pub mod admin;
 pub mod check;
+pub mod histogram;
+pub mod key_table;
 pub mod keys;
 pub mod log_queue;
+pub mod metrics;
+pub mod query_params;
 pub mod record;
 pub mod request_log;
+pub mod retention;
+pub mod rollup;
+pub mod schema;
 pub mod sql;
 pub mod store;
 pub mod store_health;
+pub mod usage_api;
 pub mod windows;
 
 pub use check::{check, Denial, Grant, LimitState, Meters, UsageRecord};

@@ -22,9 +22,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::check::{pending_spend_key, UsageRecord, MICRO};
-use crate::request_log;
 use crate::sql::Sql;
 use crate::store::{decode_counter, Kv};
+use crate::{request_log, retention};
 
 /// Rows per flush under steady traffic, on average.
 pub const BATCH: u64 = 64;
@@ -57,6 +57,8 @@ pub struct Sinks<'a> {
     pub shared: &'a dyn Kv,
     /// The `limits` store.
     pub limits: &'a dyn Kv,
+    /// How long rows are kept (`maximum_spend_logs_retention_period`), `None`: for ever.
+    pub retention_ms: Option<u64>,
 }
 
 fn lock_key(now_ms: u64) -> String {
@@ -143,6 +145,11 @@ pub fn flush(local: &dyn Kv, sinks: &Sinks, now_ms: u64) -> Result<usize, String
     for k in &keys {
         local.delete(k)?;
     }
+    if let Some(keep) = sinks.retention_ms {
+        if let Err(e) = retention::run(sinks.limits, db.as_ref(), keep, now_ms) {
+            eprintln!("request log retention: {e}");
+        }
+    }
     local.set(FLUSHED_AT, now_ms.to_string().as_bytes())?;
     let mut spend: BTreeMap<&str, i64> = BTreeMap::new();
     for q in &rows {
@@ -226,6 +233,7 @@ mod tests {
             open_log: &open,
             shared: &shared,
             limits: &pending,
+            retention_ms: None,
         };
         let t = 10_000_000;
         // The first request finds no recent flush and flushes itself.
@@ -256,11 +264,13 @@ mod tests {
             open_log: &failing,
             shared: &shared,
             limits: &pending,
+            retention_ms: None,
         };
         let working = Sinks {
             open_log: &working,
             shared: &shared,
             limits: &pending,
+            retention_ms: None,
         };
         for i in 0..10 {
             let r = append(
@@ -301,6 +311,7 @@ mod tests {
             open_log: &open,
             shared: &shared,
             limits: &pending,
+            retention_ms: None,
         };
         local.increment(&lock_key(50_000), 1).unwrap();
         append(&local, &sinks, "c", &usage(0), None, 50_000, 1).unwrap();

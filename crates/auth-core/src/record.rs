@@ -16,6 +16,7 @@ use crate::windows;
 /// Records a finished request that ended at `now_ms`. Its tokens count in the TPM window of the
 /// minute it finished in (the minute they were spent). `stores` names the shared durable store,
 /// the `limits` store and how to open the SQL log; `local` is the replica's in-memory store.
+/// The row's id is `call_id`, or one made from `random`.
 pub fn record_usage(
     stores: &Sinks,
     local: &dyn Kv,
@@ -23,6 +24,7 @@ pub fn record_usage(
     meters: &Meters,
     now_ms: u64,
     random: u64,
+    call_id: Option<&str>,
 ) -> Result<(), String> {
     let limits_kv = stores.limits;
     if meters.tpm {
@@ -40,7 +42,7 @@ pub fn record_usage(
             limits_kv.increment(&crate::check::pending_spend_key(counter), micro)?;
         }
     }
-    let call_id = format!("req_{random:016x}");
+    let call_id = call_id.map_or_else(|| format!("req_{random:016x}"), str::to_string);
     log_queue::append(
         local,
         stores,

@@ -6,88 +6,34 @@
 use serde_json::{json, Value};
 
 use crate::check::UsageRecord;
-use crate::sql::{Sql, SqlValue};
+use crate::rollup;
+use crate::sql::{Dialect, Sql, SqlValue};
 
-/// Migrations in order; each is one statement (Spin's SQLite runs one per `execute`).
-const MIGRATIONS: &[(i64, &str)] = &[
-    (
-        1,
-        "CREATE TABLE IF NOT EXISTS request_log (
-            id INTEGER PRIMARY KEY,
-            call_id TEXT NOT NULL,
-            started_at_ms INTEGER NOT NULL,
-            key_id TEXT NOT NULL,
-            key_alias TEXT,
-            team TEXT,
-            model TEXT NOT NULL,
-            provider TEXT NOT NULL,
-            upstream_model TEXT NOT NULL,
-            route TEXT NOT NULL,
-            status INTEGER NOT NULL,
-            prompt_tokens INTEGER NOT NULL,
-            completion_tokens INTEGER NOT NULL,
-            cached_tokens INTEGER NOT NULL,
-            cost_usd REAL NOT NULL,
-            latency_ms INTEGER NOT NULL,
-            ttft_ms INTEGER,
-            stream INTEGER NOT NULL
-        )",
-    ),
-    (
-        2,
-        "CREATE INDEX IF NOT EXISTS request_log_time ON request_log (started_at_ms, id)",
-    ),
-    (
-        3,
-        "CREATE INDEX IF NOT EXISTS request_log_key ON request_log (key_id, started_at_ms)",
-    ),
-    (
-        4,
-        "CREATE UNIQUE INDEX IF NOT EXISTS request_log_call ON request_log (call_id)",
-    ),
-];
-
-const INSERT: &str =
-    "INSERT OR IGNORE INTO request_log (call_id, started_at_ms, key_id, key_alias, team, \
+const INSERT: &str = "INSERT INTO request_log (call_id, started_at_ms, key_id, key_alias, team, \
     model, provider, upstream_model, route, status, prompt_tokens, completion_tokens, \
-    cached_tokens, cost_usd, latency_ms, ttft_ms, stream) \
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    cached_tokens, cost_usd, latency_ms, ttft_ms, stream, deployment_id, model_group, \
+    error_class, attempts, reasoning_tokens) \
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+    ON CONFLICT (call_id) DO NOTHING RETURNING id";
 
 const COLUMNS: &str = "id, call_id, started_at_ms, key_id, key_alias, team, model, provider, \
     upstream_model, route, status, prompt_tokens, completion_tokens, cached_tokens, cost_usd, \
-    latency_ms, ttft_ms, stream";
+    latency_ms, ttft_ms, stream, deployment_id, model_group, error_class, attempts, \
+    reasoning_tokens";
 
-/// Sets this connection up for the log: a commit is not an fsync (WAL with `synchronous=NORMAL`:
-/// durable at the next checkpoint, never corrupt). Spin opens a new connection per `open`, so
-/// this runs once per connection.
+/// Sets this connection up for the log. On SQLite a commit is then not an fsync (WAL with
+/// `synchronous=NORMAL`: durable at the next checkpoint, never corrupt); Spin opens a new
+/// connection per `open`, so this runs once per connection.
 pub fn prepare(db: &dyn Sql) -> Result<(), String> {
-    db.execute("PRAGMA synchronous=NORMAL", &[]).map(drop)
-}
-
-/// Creates or upgrades the schema (idempotent; several replicas may run it at once).
-pub fn migrate(db: &dyn Sql) -> Result<(), String> {
-    db.execute("PRAGMA journal_mode=WAL", &[])?;
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS gateway_schema (version INTEGER PRIMARY KEY)",
-        &[],
-    )?;
-    let done = db
-        .execute("SELECT COALESCE(MAX(version), 0) FROM gateway_schema", &[])?
-        .first()
-        .and_then(|r| r.first())
-        .and_then(SqlValue::as_i64)
-        .unwrap_or(0);
-    for (version, statement) in MIGRATIONS.iter().filter(|(v, _)| *v > done) {
-        db.execute(statement, &[])?;
-        db.execute(
-            "INSERT OR IGNORE INTO gateway_schema (version) VALUES (?)",
-            &[SqlValue::Integer(*version)],
-        )?;
+    match db.dialect() {
+        Dialect::Sqlite => db.execute("PRAGMA synchronous=NORMAL", &[]).map(drop),
+        Dialect::Postgres => Ok(()),
     }
-    Ok(())
 }
 
-fn params(call_id: &str, u: &UsageRecord) -> [SqlValue; 17] {
+pub use crate::schema::migrate;
+
+fn params(call_id: &str, u: &UsageRecord) -> [SqlValue; 22] {
     [
         SqlValue::from(call_id),
         SqlValue::from(u.started_at_ms),
@@ -106,21 +52,40 @@ fn params(call_id: &str, u: &UsageRecord) -> [SqlValue; 17] {
         SqlValue::from(u.latency_ms),
         u.ttft_ms.map_or(SqlValue::Null, SqlValue::from),
         SqlValue::Integer(u.stream.into()),
+        SqlValue::from(u.deployment_id.as_str()),
+        SqlValue::from(u.model_group.as_str()),
+        SqlValue::from(u.error_class.as_deref()),
+        SqlValue::Integer(u.attempts.into()),
+        SqlValue::from(u.reasoning_tokens),
     ]
 }
 
-/// Appends finished requests in one transaction (rows whose call id is already there are
-/// skipped); migrates first if the schema is missing or old.
+/// Appends finished requests and adds them to the rollups, in one transaction (rows whose call id
+/// is already there are skipped, and not counted again); migrates first if the schema is missing
+/// or old.
 pub fn insert_batch(db: &dyn Sql, rows: &[(&str, &UsageRecord)]) -> Result<(), String> {
+    let begin = match db.dialect() {
+        Dialect::Sqlite => "BEGIN IMMEDIATE",
+        Dialect::Postgres => "BEGIN",
+    };
     let write = || {
-        db.execute("BEGIN IMMEDIATE", &[])?;
-        for (id, u) in rows {
-            if let Err(e) = db.execute(INSERT, &params(id, u)) {
+        db.execute(begin, &[])?;
+        let written = (|| {
+            let mut new = Vec::with_capacity(rows.len());
+            for (id, u) in rows {
+                if !db.execute(INSERT, &params(id, u))?.is_empty() {
+                    new.push(*u);
+                }
+            }
+            rollup::apply(db, &rollup::collect(new.into_iter()))
+        })();
+        match written {
+            Ok(()) => db.execute("COMMIT", &[]).map(drop),
+            Err(e) => {
                 let _ = db.execute("ROLLBACK", &[]);
-                return Err(e);
+                Err(e)
             }
         }
-        db.execute("COMMIT", &[]).map(drop)
     };
     if write().is_ok() {
         return Ok(());
@@ -129,12 +94,31 @@ pub fn insert_batch(db: &dyn Sql, rows: &[(&str, &UsageRecord)]) -> Result<(), S
     write()
 }
 
-/// Rows of a query; none before the first write has created the schema.
-fn read(db: &dyn Sql, statement: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, String> {
+/// Rows of a query, migrating first when the schema is missing or old (a replica that has
+/// written nothing yet, or the first query after an upgrade).
+pub fn read(
+    db: &dyn Sql,
+    statement: &str,
+    params: &[SqlValue],
+) -> Result<Vec<Vec<SqlValue>>, String> {
     match db.execute(statement, params) {
-        Err(e) if e.contains("no such table") => Ok(Vec::new()),
-        result => result,
+        Ok(rows) => Ok(rows),
+        Err(_) => {
+            migrate(db)?;
+            db.execute(statement, params)
+        }
     }
+}
+
+/// Which statuses `/spend/logs` keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    /// Exactly this HTTP status.
+    Is(u16),
+    /// Below 400.
+    Success,
+    /// 400 or more.
+    Failure,
 }
 
 /// What `/spend/logs` may filter on.
@@ -144,6 +128,14 @@ pub struct LogQuery<'a> {
     pub key_id: Option<&'a str>,
     /// Only this call id.
     pub call_id: Option<&'a str>,
+    /// Only this model (as asked for).
+    pub model: Option<&'a str>,
+    /// Only these statuses.
+    pub status: Option<StatusFilter>,
+    /// Only rows started at or after this Unix ms.
+    pub from_ms: Option<u64>,
+    /// Only rows started before this Unix ms.
+    pub to_ms: Option<u64>,
     /// Only rows strictly before this `(started_at_ms, id)` cursor (keyset paging, newest first).
     pub before: Option<(u64, i64)>,
     /// At most this many rows.
@@ -154,13 +146,31 @@ pub struct LogQuery<'a> {
 pub fn query(db: &dyn Sql, q: &LogQuery) -> Result<Vec<Value>, String> {
     let mut sql = format!("SELECT {COLUMNS} FROM request_log WHERE 1=1");
     let mut params = Vec::new();
-    if let Some(k) = q.key_id {
-        sql.push_str(" AND key_id = ?");
-        params.push(SqlValue::from(k));
+    let mut text = |sql: &mut String, clause: &str, v: Option<&str>| {
+        if let Some(v) = v {
+            sql.push_str(clause);
+            params.push(SqlValue::from(v));
+        }
+    };
+    text(&mut sql, " AND key_id = ?", q.key_id);
+    text(&mut sql, " AND call_id = ?", q.call_id);
+    text(&mut sql, " AND model = ?", q.model);
+    match q.status {
+        Some(StatusFilter::Is(s)) => {
+            sql.push_str(" AND status = ?");
+            params.push(SqlValue::Integer(s.into()));
+        }
+        Some(StatusFilter::Success) => sql.push_str(" AND status < 400"),
+        Some(StatusFilter::Failure) => sql.push_str(" AND status >= 400"),
+        None => {}
     }
-    if let Some(c) = q.call_id {
-        sql.push_str(" AND call_id = ?");
-        params.push(SqlValue::from(c));
+    if let Some(ms) = q.from_ms {
+        sql.push_str(" AND started_at_ms >= ?");
+        params.push(SqlValue::from(ms));
+    }
+    if let Some(ms) = q.to_ms {
+        sql.push_str(" AND started_at_ms < ?");
+        params.push(SqlValue::from(ms));
     }
     if let Some((ms, id)) = q.before {
         sql.push_str(" AND (started_at_ms < ? OR (started_at_ms = ? AND id < ?))");
@@ -185,18 +195,24 @@ fn row_json(r: &[SqlValue]) -> Value {
         "request_id": text(1),
         "cursor": format!("{}-{}", int(2).unwrap_or(0), int(0).unwrap_or(0)),
         "started_at_ms": int(2),
+        "startTime": int(2).map(|ms| ms / 1000),
         "key_id": text(3),
         "key_alias": text(4),
         "team_id": text(5),
         "model": text(6),
+        "model_group": text(19),
+        "deployment_id": text(18),
         "provider": text(7),
         "upstream_model": text(8),
         "route": text(9),
         "status": int(10),
+        "error_class": text(20),
+        "attempts": int(21),
         "prompt_tokens": int(11),
         "completion_tokens": int(12),
         "total_tokens": int(11).unwrap_or(0).saturating_add(int(12).unwrap_or(0)),
         "cached_tokens": int(13),
+        "reasoning_tokens": int(22),
         "spend": r.get(14).and_then(SqlValue::as_f64),
         "latency_ms": int(15),
         "ttft_ms": int(16),
@@ -210,48 +226,47 @@ pub fn parse_cursor(cursor: &str) -> Option<(u64, i64)> {
     Some((ms.parse().ok()?, id.parse().ok()?))
 }
 
-/// A key's total spend in USD and its last use (Unix ms), from the log.
+/// A key's total spend in USD (from the day rollups) and its last use (Unix ms, from the rows'
+/// index on key and time).
 pub fn key_totals(db: &dyn Sql, key_id: &str) -> Result<(f64, Option<u64>), String> {
-    let rows = read(
+    let spend = read(
         db,
-        "SELECT COALESCE(SUM(cost_usd), 0), MAX(started_at_ms) FROM request_log WHERE key_id = ?",
+        "SELECT SUM(spend) FROM usage_rollup WHERE grain = 86400 AND key_id = ?",
         &[SqlValue::from(key_id)],
-    )?;
-    let row = rows.first();
-    let spend = row
-        .and_then(|r| r.first())
-        .and_then(SqlValue::as_f64)
-        .unwrap_or(0.0);
-    let last = row
-        .and_then(|r| r.get(1))
-        .and_then(SqlValue::as_i64)
-        .and_then(|v| u64::try_from(v).ok());
+    )?
+    .first()
+    .and_then(|r| r.first())
+    .and_then(SqlValue::as_f64)
+    .unwrap_or(0.0);
+    let last = read(
+        db,
+        "SELECT MAX(started_at_ms) FROM request_log WHERE key_id = ?",
+        &[SqlValue::from(key_id)],
+    )?
+    .first()
+    .and_then(|r| r.first())
+    .and_then(SqlValue::as_i64)
+    .and_then(|v| u64::try_from(v).ok());
     Ok((spend, last))
 }
 
-/// Requests, tokens and spend per day, key and model (`/global/spend/report`).
-pub fn spend_report(db: &dyn Sql) -> Result<Vec<Value>, String> {
-    let rows = read(
+/// Deletes up to `limit` rows started before `cutoff_ms`, oldest first (rollups stay: totals and
+/// metrics keep counting them), and minute rollups older than a day before the cutoff. Returns the
+/// rows deleted.
+pub fn delete_before(db: &dyn Sql, cutoff_ms: u64, limit: u32) -> Result<usize, String> {
+    let deleted = read(
         db,
-        "SELECT started_at_ms / 86400000 AS day, key_id, model, COUNT(*), \
-         SUM(prompt_tokens + completion_tokens), SUM(cost_usd) FROM request_log \
-         GROUP BY day, key_id, model ORDER BY day, key_id, model",
-        &[],
+        "DELETE FROM request_log WHERE id IN (SELECT id FROM request_log \
+         WHERE started_at_ms < ? ORDER BY started_at_ms, id LIMIT ?) RETURNING id",
+        &[SqlValue::from(cutoff_ms), SqlValue::Integer(limit.into())],
+    )?
+    .len();
+    read(
+        db,
+        "DELETE FROM usage_rollup WHERE grain = 60 AND bucket_start < ?",
+        &[SqlValue::from((cutoff_ms / 1000).saturating_sub(86_400))],
     )?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let int = |i: usize| r.get(i).and_then(SqlValue::as_i64).unwrap_or(0);
-            json!({
-                "day_unix": int(0).saturating_mul(86_400),
-                "key_id": r.get(1).and_then(SqlValue::as_str),
-                "model": r.get(2).and_then(SqlValue::as_str),
-                "requests": int(3),
-                "total_tokens": int(4),
-                "spend": r.get(5).and_then(SqlValue::as_f64).unwrap_or(0.0),
-            })
-        })
-        .collect())
+    Ok(deleted)
 }
 
 #[cfg(test)]
@@ -282,7 +297,12 @@ mod tests {
 
     #[test]
     fn first_insert_creates_the_schema_and_reads_back() {
-        let db = TestDb::new();
+        for db in crate::sql::test_backends("first_insert") {
+            first_insert_on(db.as_ref());
+        }
+    }
+
+    fn first_insert_on(db: &dyn Sql) {
         assert!(query(
             &db,
             &LogQuery {
@@ -311,14 +331,16 @@ mod tests {
         assert_eq!(rows[0]["request_id"], "req_2", "newest first");
         assert_eq!(rows[0]["total_tokens"], 7);
         assert_eq!(rows[0]["key_alias"], "alias");
-        let report = spend_report(&db).unwrap();
-        assert_eq!(report.len(), 2);
-        assert_eq!(report[0]["requests"], 2);
     }
 
     #[test]
     fn keyset_paging_walks_every_row_once() {
-        let db = TestDb::new();
+        for db in crate::sql::test_backends("keyset_paging") {
+            paging_on(db.as_ref());
+        }
+    }
+
+    fn paging_on(db: &dyn Sql) {
         for i in 0..25u64 {
             // Several rows share a millisecond: the id breaks ties.
             insert(&db, &format!("req_{i}"), &usage("k", 1_000 + i / 3, 0.0)).unwrap();
@@ -349,16 +371,123 @@ mod tests {
     }
 
     #[test]
-    fn migration_is_idempotent_and_versioned() {
+    fn filters_and_rollups_equal_the_sum_of_rows() {
+        for db in crate::sql::test_backends("filters_rollups") {
+            filters_and_rollups_on(db.as_ref());
+        }
+    }
+
+    fn filters_and_rollups_on(db: &dyn Sql) {
+        let mut rows = Vec::new();
+        for i in 0..300u64 {
+            let mut u = usage(
+                if i % 3 == 0 { "a" } else { "b" },
+                i * 7_000,
+                0.01 * i as f64,
+            );
+            u.model = ["m1", "m2"][(i % 2) as usize].into();
+            u.status = if i % 5 == 0 { 502 } else { 200 };
+            u.latency_ms = i;
+            u.ttft_ms = (i % 4 != 0).then_some(i / 2);
+            u.reasoning_tokens = 1;
+            rows.push((format!("r{i}"), u));
+        }
+        let batch: Vec<(&str, &UsageRecord)> = rows.iter().map(|(c, u)| (c.as_str(), u)).collect();
+        insert_batch(&db, &batch[..150]).unwrap();
+        insert_batch(&db, &batch[100..]).unwrap(); // 50 delivered twice: counted once
+        let all = |q: LogQuery| query(&db, &LogQuery { limit: 1000, ..q }).unwrap();
+        assert_eq!(all(LogQuery::default()).len(), 300);
+        assert_eq!(
+            all(LogQuery {
+                key_id: Some("a"),
+                ..Default::default()
+            })
+            .len(),
+            100
+        );
+        assert_eq!(
+            all(LogQuery {
+                model: Some("m2"),
+                ..Default::default()
+            })
+            .len(),
+            150
+        );
+        assert_eq!(
+            all(LogQuery {
+                status: Some(StatusFilter::Failure),
+                ..Default::default()
+            })
+            .len(),
+            60
+        );
+        assert_eq!(
+            all(LogQuery {
+                status: Some(StatusFilter::Is(200)),
+                ..Default::default()
+            })
+            .len(),
+            240
+        );
+        let window = all(LogQuery {
+            from_ms: Some(70_000),
+            to_ms: Some(140_000),
+            ..Default::default()
+        });
+        assert_eq!(window.len(), 10);
+        assert_eq!(window[0]["started_at_ms"], 133_000);
+        for grain in crate::schema::GRAINS {
+            let groups = crate::rollup::grouped(&db, grain, None, &["key_id"]).unwrap();
+            let sum = |f: &dyn Fn(&crate::rollup::Sums) -> i64| {
+                groups.iter().map(|(_, s)| f(s)).sum::<i64>()
+            };
+            assert_eq!(sum(&|s| s.requests), 300, "grain {grain}");
+            assert_eq!(sum(&|s| s.errors), 60);
+            assert_eq!(sum(&|s| s.prompt_tokens), 900);
+            assert_eq!(sum(&|s| s.reasoning_tokens), 300);
+            assert_eq!(sum(&|s| s.latency_sum_ms), (0..300).sum::<i64>());
+            assert_eq!(sum(&|s| s.ttft_count), 225);
+            assert_eq!(sum(&|s| s.lat.iter().sum()), 300);
+            assert_eq!(sum(&|s| s.ttft.iter().sum()), 225);
+            let spend: f64 = groups.iter().map(|(_, s)| s.spend).sum();
+            assert!((spend - (0..300).map(|i| 0.01 * i as f64).sum::<f64>()).abs() < 1e-9);
+        }
+        assert!(
+            (key_totals(&db, "a").unwrap().0
+                - (0..300).step_by(3).map(|i| 0.01 * i as f64).sum::<f64>())
+            .abs()
+                < 1e-9
+        );
+    }
+
+    #[test]
+    fn an_old_schema_is_migrated_and_backfilled() {
         let db = TestDb::new();
-        prepare(&db).unwrap();
-        migrate(&db).unwrap();
-        migrate(&db).unwrap();
-        let v = db
-            .execute("SELECT MAX(version) FROM gateway_schema", &[])
+        // The schema of the first release: request_log and its indexes, versions 1-4.
+        db.execute(
+            "CREATE TABLE gateway_schema (version INTEGER PRIMARY KEY)",
+            &[],
+        )
+        .unwrap();
+        for (v, s) in crate::schema::migrations(crate::sql::Dialect::Sqlite)
+            .into_iter()
+            .take(4)
+        {
+            db.execute(&s, &[]).unwrap();
+            db.execute(
+                "INSERT INTO gateway_schema (version) VALUES (?)",
+                &[SqlValue::Integer(v)],
+            )
             .unwrap();
-        assert_eq!(v[0][0], SqlValue::Integer(MIGRATIONS.len() as i64));
-        assert_eq!(parse_cursor("12-3"), Some((12, 3)));
-        assert_eq!(parse_cursor("x"), None);
+        }
+        db.execute(
+            "INSERT INTO request_log (call_id, started_at_ms, key_id, model, provider, upstream_model, route, status, prompt_tokens, completion_tokens, cached_tokens, cost_usd, latency_ms, stream) VALUES ('old', 5000, 'k', 'm', 'p', 'u', '/r', 200, 1, 2, 0, 0.5, 30, 0)",
+            &[],
+        )
+        .unwrap();
+        insert(&db, "new", &usage("k", 6_000, 0.25)).unwrap();
+        assert_eq!(key_totals(&db, "k").unwrap(), (0.75, Some(6_000)));
+        let day = crate::rollup::grouped(&db, 86_400, None, &[]).unwrap();
+        assert_eq!((day[0].1.requests, day[0].1.lat[4]), (2, 1));
     }
 }

@@ -145,6 +145,27 @@ pub struct Config {
     pub max_parallel_requests: u64,
     /// `router_settings` / `litellm_settings`.
     pub router: RouterSettings,
+    /// How long the request log keeps rows, in seconds
+    /// (`general_settings.maximum_spend_logs_retention_period`); `None`: for ever.
+    pub log_retention_s: Option<u64>,
+}
+
+/// A positive period (`30d`, `12h`, `90m`, `3600s`, `2w`) in seconds.
+fn retention_seconds(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit())?);
+    let unit_s = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return None,
+    };
+    num.parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)?
+        .checked_mul(unit_s)
 }
 
 /// A broken configuration: what is wrong, and where.
@@ -234,11 +255,24 @@ impl Config {
                 )
             })?,
         };
+        let log_retention_s = match root
+            .get("general_settings")
+            .and_then(|g| g.get("maximum_spend_logs_retention_period"))
+        {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_str().and_then(retention_seconds).ok_or_else(|| {
+                err(
+                    "general_settings.maximum_spend_logs_retention_period",
+                    "expected a period such as 30d, 12h, 90m or 3600s",
+                )
+            })?),
+        };
         Ok(Config {
             deployments,
             max_body_bytes,
             max_parallel_requests,
             router,
+            log_retention_s,
         })
     }
 
@@ -506,6 +540,7 @@ model_list:
 general_settings:
   max_request_size_mb: 1
   global_max_parallel_requests: 12
+  maximum_spend_logs_retention_period: 30d
 "#;
 
     #[test]
@@ -514,6 +549,10 @@ general_settings:
         assert_eq!(c.deployments.len(), 4);
         assert_eq!(c.max_body_bytes, 1024 * 1024);
         assert_eq!(c.max_parallel_requests, 12);
+        assert_eq!(c.log_retention_s, Some(30 * 86_400));
+        assert_eq!(retention_seconds("12h"), Some(43_200));
+        assert_eq!(retention_seconds("0d"), None);
+        assert_eq!(retention_seconds("30y"), None);
         let gpt = &c.deployments[0];
         assert_eq!(gpt.provider, Provider::OpenAi);
         assert_eq!(gpt.upstream_model, "gpt-5.4-mini");

@@ -34,6 +34,10 @@ const ADMIN_PATHS: &[(&str, &str)] = &[
     ("/key/list", "GET"),
     ("/spend/logs", "GET"),
     ("/global/spend/report", "GET"),
+    ("/global/activity", "GET"),
+    ("/global/activity/model", "GET"),
+    ("/usage/series", "GET"),
+    ("/metrics", "GET"),
 ];
 
 impl Route {

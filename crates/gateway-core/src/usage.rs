@@ -11,6 +11,8 @@ pub struct Usage {
     pub completion_tokens: u64,
     /// `prompt_tokens_details.cached_tokens`.
     pub cached_tokens: u64,
+    /// `completion_tokens_details.reasoning_tokens`.
+    pub reasoning_tokens: u64,
 }
 
 impl Usage {
@@ -22,6 +24,7 @@ impl Usage {
             prompt_tokens: n(u.get("prompt_tokens")),
             completion_tokens: n(u.get("completion_tokens")),
             cached_tokens: n(u.pointer("/prompt_tokens_details/cached_tokens")),
+            reasoning_tokens: n(u.pointer("/completion_tokens_details/reasoning_tokens")),
         })
     }
 
@@ -79,6 +82,7 @@ mod tests {
             prompt_tokens: 100,
             completion_tokens: 10,
             cached_tokens: 40,
+            reasoning_tokens: 0,
         };
         let p = crate::config::Prices {
             input: Some(0.01),

@@ -12,6 +12,7 @@ mod compose;
 mod kv;
 mod kv_host;
 pub mod manifest;
+mod pg_host;
 mod runtime;
 pub mod runtime_config;
 mod server;

@@ -107,6 +107,11 @@ impl State {
         self.hooks.app.sqlite.get(label).cloned()
     }
 
+    /// Whether this component's `allowed_outbound_hosts` lets it reach `scheme://host:port`.
+    pub fn outbound_allowed(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
+        self.hooks.component.allow.allows(scheme, host, port)
+    }
+
     /// The host's key-value stores.
     pub fn stores(&self) -> Stores {
         self.hooks.app.stores.clone()
@@ -300,6 +305,11 @@ impl App {
         )
         .map_err(wt)?;
         spin_bindings::fermyon::spin::sqlite::add_to_linker::<State, HasSelf<State>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(wt)?;
+        spin_bindings::spin::postgres::postgres::add_to_linker::<State, HasSelf<State>>(
             &mut linker,
             |s| s,
         )

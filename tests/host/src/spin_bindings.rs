@@ -7,6 +7,7 @@ wasmtime::component::bindgen!({
         // Spin runs SQLite work on a blocking thread; these are async so this host can too.
         "spin:sqlite/sqlite": async | trappable,
         "fermyon:spin/sqlite": async | trappable,
+        "spin:postgres/postgres": async | trappable,
     },
     with: {
         "fermyon:spin/key-value.store": crate::kv::Handle,
@@ -14,5 +15,6 @@ wasmtime::component::bindgen!({
         "wasi:keyvalue/atomics.cas": crate::kv::CasHandle,
         "spin:sqlite/sqlite.connection": crate::sqlite_host::SqliteConnection,
         "fermyon:spin/sqlite.connection": crate::sqlite_host::LegacySqliteConnection,
+        "spin:postgres/postgres.connection": crate::pg_host::PgConnection,
     },
 });
