@@ -123,8 +123,15 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
                 |t: &_| transport_error(d.provider.name(), d.provider.component(), t);
             let status =
                 translated::stream(&response, out, &mut t, &headers, false, None, &on_transport);
-            let usage = t.usage().and_then(|u| Usage::from_response(&serde_json::json!({"usage": u})));
-            route::finished(config, d, usage.map_or(0, |u| u.total()), ledger.elapsed_ms());
+            let usage = t
+                .usage()
+                .and_then(|u| Usage::from_response(&serde_json::json!({"usage": u})));
+            route::finished(
+                config,
+                d,
+                usage.map_or(0, |u| u.total()),
+                ledger.elapsed_ms(),
+            );
             ledger.record(Some(d), usage, status);
         }
         Answer::Chats(answers) => {
@@ -136,13 +143,26 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
                 let mut headers = ledger.headers("text/event-stream", None);
                 headers.push(("cache-control".into(), "no-cache".into()));
                 let mut w = BodyWriter::start(out, 200, &headers);
-                w.write(&completions::as_stream(&completion, request.client_wants_usage));
+                w.write(&completions::as_stream(
+                    &completion,
+                    request.client_wants_usage,
+                ));
                 w.finish();
             } else {
                 let cost = usage.map(|u| Ledger::cost(d, &u));
-                respond_json(out, 200, &completion, &ledger.headers("application/json", cost)[1..]);
+                respond_json(
+                    out,
+                    200,
+                    &completion,
+                    &ledger.headers("application/json", cost)[1..],
+                );
             }
-            route::finished(config, d, usage.map_or(0, |u| u.total()), ledger.elapsed_ms());
+            route::finished(
+                config,
+                d,
+                usage.map_or(0, |u| u.total()),
+                ledger.elapsed_ms(),
+            );
             ledger.record(Some(d), usage, 200);
         }
     }
@@ -158,9 +178,18 @@ fn attempt(
 ) -> Result<Answer, ApiError> {
     if native(d) {
         let body = params::for_deployment(config, d, policy, &request.body);
-        let request = CompletionRequest { body, ..request.clone() };
-        return provider::post(d, "/completions", &request.upstream_body(&d.upstream_model), &[], limits)
-            .map(Answer::Native);
+        let request = CompletionRequest {
+            body,
+            ..request.clone()
+        };
+        return provider::post(
+            d,
+            "/completions",
+            &request.upstream_body(&d.upstream_model),
+            &[],
+            limits,
+        )
+        .map(Answer::Native);
     }
     let drop = policy
         .drop_params
@@ -179,7 +208,8 @@ fn attempt(
         Ok(Value::Object(body).to_string().into_bytes())
     };
     if streamed_live {
-        return provider::post(d, "/chat/completions", &chat(0)?, &[], limits).map(Answer::ChatStream);
+        return provider::post(d, "/chat/completions", &chat(0)?, &[], limits)
+            .map(Answer::ChatStream);
     }
     let mut answers = Vec::with_capacity(bridged.prompts.len());
     for i in 0..bridged.prompts.len() {
@@ -189,7 +219,10 @@ fn attempt(
     Ok(Answer::Chats(answers))
 }
 
-fn parse(inbound: &Inbound, config: &Config) -> Result<(CompletionRequest, RequestPolicy), ApiError> {
+fn parse(
+    inbound: &Inbound,
+    config: &Config,
+) -> Result<(CompletionRequest, RequestPolicy), ApiError> {
     require_json(inbound.header("content-type").as_deref())?;
     let raw = inbound.body(config.max_body_bytes)?;
     let mut request = CompletionRequest::parse(&raw)?;

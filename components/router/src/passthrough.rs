@@ -75,7 +75,12 @@ pub fn whole(
                 &ledger.headers("application/json", Some(cost)),
                 &body,
             );
-            route::finished(config, d, usage.map_or(0, |u| u.total()), ledger.elapsed_ms());
+            route::finished(
+                config,
+                d,
+                usage.map_or(0, |u| u.total()),
+                ledger.elapsed_ms(),
+            );
             ledger.record(Some(d), usage, 200);
         }
         Err(t) => {
@@ -115,6 +120,11 @@ pub fn stream(
     w.write(&tap.finish());
     w.finish();
     let usage = tap.usage();
-    route::finished(config, d, usage.map_or(0, |u| u.total()), ledger.elapsed_ms());
+    route::finished(
+        config,
+        d,
+        usage.map_or(0, |u| u.total()),
+        ledger.elapsed_ms(),
+    );
     ledger.record(Some(d), usage, 200);
 }

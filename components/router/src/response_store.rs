@@ -41,19 +41,19 @@ fn bucket() -> Result<store::Bucket, ApiError> {
 
 /// The 404 for a response id this key cannot see.
 pub fn not_found(id: &str, param: &str) -> ApiError {
-    let status = if param == "previous_response_id" { 400 } else { 404 };
+    let status = if param == "previous_response_id" {
+        400
+    } else {
+        404
+    };
     let kind = if status == 404 {
         ErrorType::NotFound
     } else {
         ErrorType::InvalidRequest
     };
-    ApiError::new(
-        status,
-        kind,
-        format!("No response found with id '{id}'."),
-    )
-    .with_param(param)
-    .with_code("response_not_found")
+    ApiError::new(status, kind, format!("No response found with id '{id}'."))
+        .with_param(param)
+        .with_code("response_not_found")
 }
 
 /// The response `id` as stored for `key_id`, if it is there, theirs and not expired.

@@ -70,10 +70,7 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
     let key_id = grant.key_id.clone();
     let mut ledger = Ledger::new(grant, &request.model, ROUTE, request.stream, started);
     let echo = Echo {
-        id: translate::request::id(
-            "resp_",
-            wasi::random::random::get_random_u64(),
-        ),
+        id: translate::request::id("resp_", wasi::random::random::get_random_u64()),
         created_at: unix_time(),
         model: request.model.clone(),
         request: request.body.clone(),
@@ -139,7 +136,12 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
             let status =
                 translated::stream(&response, out, &mut t, &headers, false, None, &on_transport);
             let usage = t.inner.tokens().map(usage_of);
-            route::finished(config, d, usage.map_or(0, |u| u.total()), ledger.elapsed_ms());
+            route::finished(
+                config,
+                d,
+                usage.map_or(0, |u| u.total()),
+                ledger.elapsed_ms(),
+            );
             ledger.record(Some(d), usage, status);
         }
         Answer::Chat(response) => {
@@ -151,7 +153,12 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
                     let usage = bridged_response::tokens(&r).map(usage_of);
                     let cost = usage.map(|u| Ledger::cost(d, &u));
                     respond_json(out, 200, &r, &ledger.headers("application/json", cost)[1..]);
-                    route::finished(config, d, usage.map_or(0, |u| u.total()), ledger.elapsed_ms());
+                    route::finished(
+                        config,
+                        d,
+                        usage.map_or(0, |u| u.total()),
+                        ledger.elapsed_ms(),
+                    );
                     ledger.record(Some(d), usage, 200);
                 }
                 Err(e) => {
@@ -229,9 +236,18 @@ fn attempt(
 ) -> Result<Answer, ApiError> {
     if native(d) && history.is_none() {
         let body = params::for_deployment(config, d, policy, &request.body);
-        let request = ResponsesRequest { body, ..request.clone() };
-        return provider::post(d, "/responses", &request.upstream_body(&d.upstream_model), &[], limits)
-            .map(Answer::Native);
+        let request = ResponsesRequest {
+            body,
+            ..request.clone()
+        };
+        return provider::post(
+            d,
+            "/responses",
+            &request.upstream_body(&d.upstream_model),
+            &[],
+            limits,
+        )
+        .map(Answer::Native);
     }
     request.refuse_built_in_tools(d.provider.name())?;
     let messages = history.map(|h| h.messages.as_slice()).unwrap_or(&[]);
@@ -239,8 +255,14 @@ fn attempt(
         Value::Object(map) => params::for_deployment(config, d, policy, &map),
         _ => Default::default(),
     };
-    provider::post(d, "/chat/completions", Value::Object(chat).to_string().as_bytes(), &[], limits)
-        .map(Answer::Chat)
+    provider::post(
+        d,
+        "/chat/completions",
+        Value::Object(chat).to_string().as_bytes(),
+        &[],
+        limits,
+    )
+    .map(Answer::Chat)
 }
 
 /// `GET /v1/responses/{id}`.
@@ -271,7 +293,10 @@ pub fn delete(inbound: &Inbound, id: &str, out: ResponseOutparam) {
     }
 }
 
-fn parse(inbound: &Inbound, config: &Config) -> Result<(ResponsesRequest, RequestPolicy), ApiError> {
+fn parse(
+    inbound: &Inbound,
+    config: &Config,
+) -> Result<(ResponsesRequest, RequestPolicy), ApiError> {
     require_json(inbound.header("content-type").as_deref())?;
     let raw = inbound.body(config.max_body_bytes)?;
     let mut request = ResponsesRequest::parse(&raw)?;
@@ -297,7 +322,10 @@ impl NativeTap<'_, '_> {
                 self.keeper.keep(r);
             }
         }
-        if matches!(kind, "response.completed" | "response.incomplete" | "response.failed") {
+        if matches!(
+            kind,
+            "response.completed" | "response.incomplete" | "response.failed"
+        ) {
             self.last = v.get("response").cloned();
         }
     }
@@ -329,7 +357,7 @@ impl Tap for NativeTap<'_, '_> {
             Some("error"),
             &json!({"type": "error", "code": err["code"], "message": err["message"],
                 "param": err["param"], "sequence_number": 0})
-                .to_string(),
+            .to_string(),
         )
     }
 }

@@ -86,12 +86,10 @@ fn prompts(prompt: Option<&Value>) -> Result<Vec<Prompt>, ApiError> {
             return Err(bad("`prompt` must not be an empty list", "prompt"))
         }
         Some(Value::Array(l)) => l,
-        Some(_) => {
-            return Err(bad(
-                "`prompt` must be a string, a list of strings, a token array or a list of token arrays",
-                "prompt",
-            ))
-        }
+        Some(_) => return Err(bad(
+            "`prompt` must be a string, a list of strings, a token array or a list of token arrays",
+            "prompt",
+        )),
     };
     if list.len() > MAX_PROMPTS {
         return Err(bad(
@@ -221,14 +219,18 @@ fn finish_of(choice: &Value) -> Value {
 }
 
 fn add_usage(total: &mut [u64; 3], u: Option<&Value>) {
-    let n = |p: &str| u.and_then(|u| u.pointer(p)).and_then(Value::as_u64).unwrap_or(0);
-    total[0] += n("/prompt_tokens");
-    total[1] += n("/completion_tokens");
-    total[2] += n("/prompt_tokens_details/cached_tokens");
+    let n = |p: &str| {
+        u.and_then(|u| u.pointer(p))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    total[0] = total[0].saturating_add(n("/prompt_tokens"));
+    total[1] = total[1].saturating_add(n("/completion_tokens"));
+    total[2] = total[2].saturating_add(n("/prompt_tokens_details/cached_tokens"));
 }
 
 fn usage_json(t: [u64; 3]) -> Value {
-    json!({"prompt_tokens": t[0], "completion_tokens": t[1], "total_tokens": t[0] + t[1],
+    json!({"prompt_tokens": t[0], "completion_tokens": t[1], "total_tokens": t[0].saturating_add(t[1]),
         "prompt_tokens_details": {"cached_tokens": t[2]}})
 }
 
@@ -248,8 +250,10 @@ pub fn from_chat(answers: &[Value], model: &str, id: &str, created: u64) -> Valu
                 .pointer("/message/content")
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            choices.push(json!({"text": text, "index": choices.len(), "logprobs": null,
-                "finish_reason": finish_of(c)}));
+            choices.push(
+                json!({"text": text, "index": choices.len(), "logprobs": null,
+                "finish_reason": finish_of(c)}),
+            );
         }
         add_usage(&mut usage, answer.get("usage"));
     }
@@ -322,9 +326,11 @@ impl Stream {
             return Vec::new();
         };
         if v.get("error").is_some() {
-            return self.fail(&ApiError::from_openai_json(502, data.as_bytes()).unwrap_or_else(
-                || ApiError::new(502, ErrorType::Upstream, "the upstream stream failed"),
-            ));
+            return self.fail(
+                &ApiError::from_openai_json(502, data.as_bytes()).unwrap_or_else(|| {
+                    ApiError::new(502, ErrorType::Upstream, "the upstream stream failed")
+                }),
+            );
         }
         self.started = true;
         if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
@@ -385,14 +391,16 @@ impl Translator for Stream {
                 self.done = true;
                 out.extend_from_slice(sse::DONE);
             } else {
-                out.extend(self.fail(
-                    &ApiError::new(
-                        502,
-                        ErrorType::Upstream,
-                        "the upstream stream ended before finishing",
-                    )
-                    .with_code("upstream_error"),
-                ));
+                out.extend(
+                    self.fail(
+                        &ApiError::new(
+                            502,
+                            ErrorType::Upstream,
+                            "the upstream stream ended before finishing",
+                        )
+                        .with_code("upstream_error"),
+                    ),
+                );
             }
         }
         out
@@ -421,10 +429,24 @@ mod tests {
 
     #[test]
     fn prompt_forms_and_bad_input() {
-        assert_eq!(parse(json!({"model": "m", "prompt": "hi"})).unwrap().prompts.len(), 1);
-        assert_eq!(parse(json!({"model": "m", "prompt": ["a", "b"]})).unwrap().prompts.len(), 2);
         assert_eq!(
-            parse(json!({"model": "m", "prompt": [1, 2]})).unwrap().prompts,
+            parse(json!({"model": "m", "prompt": "hi"}))
+                .unwrap()
+                .prompts
+                .len(),
+            1
+        );
+        assert_eq!(
+            parse(json!({"model": "m", "prompt": ["a", "b"]}))
+                .unwrap()
+                .prompts
+                .len(),
+            2
+        );
+        assert_eq!(
+            parse(json!({"model": "m", "prompt": [1, 2]}))
+                .unwrap()
+                .prompts,
             vec![Prompt::Tokens(vec![1, 2])]
         );
         let cases = [
@@ -437,8 +459,14 @@ mod tests {
             (json!({"model": "m", "prompt": [[1, 0.5]]}), "prompt[0][1]"),
             (json!({"model": "m", "prompt": "x", "stream": 1}), "stream"),
             (json!({"model": "m", "prompt": "x", "n": 0}), "n"),
-            (json!({"model": "m", "prompt": "x", "max_tokens": "3"}), "max_tokens"),
-            (json!({"model": "m", "prompt": "x", "stream_options": 3}), "stream_options"),
+            (
+                json!({"model": "m", "prompt": "x", "max_tokens": "3"}),
+                "max_tokens",
+            ),
+            (
+                json!({"model": "m", "prompt": "x", "stream_options": 3}),
+                "stream_options",
+            ),
         ];
         for (body, param) in cases {
             let e = parse(body.clone()).unwrap_err();
@@ -462,7 +490,8 @@ mod tests {
             r.check_bridgeable("anthropic", true).unwrap();
             assert!(!r.body.contains_key(k));
         }
-        let mut r = parse(json!({"model": "m", "prompt": "x", "echo": false, "best_of": 1})).unwrap();
+        let mut r =
+            parse(json!({"model": "m", "prompt": "x", "echo": false, "best_of": 1})).unwrap();
         r.check_bridgeable("gemini", false).unwrap();
     }
 
@@ -471,13 +500,21 @@ mod tests {
         let r = parse(json!({"model": "m", "prompt": ["a", "b"], "max_tokens": 5, "stop": ["\n"], "stream": true})).unwrap();
         let chat = r.chat_body(1, "claude").unwrap();
         assert_eq!(chat["messages"], json!([{"role": "user", "content": "b"}]));
-        assert_eq!((chat["max_tokens"].clone(), chat["stop"].clone()), (json!(5), json!(["\n"])));
+        assert_eq!(
+            (chat["max_tokens"].clone(), chat["stop"].clone()),
+            (json!(5), json!(["\n"]))
+        );
         assert_eq!(chat["stream_options"]["include_usage"], true);
-        let answer = |t: &str| json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 3, "completion_tokens": 2}});
+        let answer = |t: &str| {
+            json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 2}})
+        };
         let c = from_chat(&[answer("A"), answer("B")], "m", "cmpl-1", 7);
         assert_eq!(c["object"], "text_completion");
-        assert_eq!(c["choices"][1], json!({"text": "B", "index": 1, "logprobs": null, "finish_reason": "stop"}));
+        assert_eq!(
+            c["choices"][1],
+            json!({"text": "B", "index": 1, "logprobs": null, "finish_reason": "stop"})
+        );
         assert_eq!(c["usage"]["total_tokens"], 10);
         let s = String::from_utf8(as_stream(&c, true)).unwrap();
         assert_eq!(s.matches("data: ").count(), 4);

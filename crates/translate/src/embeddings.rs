@@ -71,12 +71,10 @@ fn inputs(input: Option<&Value>) -> Result<Vec<Input>, ApiError> {
             return Err(bad("`input` must not be an empty list", "input"))
         }
         Some(Value::Array(list)) => list,
-        Some(_) => {
-            return Err(bad(
-                "`input` must be a string, a list of strings, a token array or a list of token arrays",
-                "input",
-            ))
-        }
+        Some(_) => return Err(bad(
+            "`input` must be a string, a list of strings, a token array or a list of token arrays",
+            "input",
+        )),
     };
     if list.len() > MAX_INPUTS {
         return Err(bad(
@@ -172,7 +170,8 @@ pub fn gemini_batches(body: &Map<String, Value>, model: &str) -> Result<Vec<Valu
             .with_param(format!("input[{i}]"))
             .with_code("unsupported_parameter"));
         };
-        let mut r = json!({"model": format!("models/{model}"), "content": {"parts": [{"text": text}]}});
+        let mut r =
+            json!({"model": format!("models/{model}"), "content": {"parts": [{"text": text}]}});
         if let Some(d) = request.dimensions {
             r["outputDimensionality"] = json!(d);
         }
@@ -236,7 +235,7 @@ pub fn from_gemini(
             Input::Text(t) => estimate_tokens(t),
             Input::Tokens(t) => t.len() as u64,
         })
-        .sum();
+        .fold(0u64, u64::saturating_add);
     Ok(json!({
         "object": "list", "data": data, "model": model,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens}
@@ -370,7 +369,10 @@ mod tests {
         assert_eq!(base64(b"foo"), "Zm9v");
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
         // 1.0f32 = 00 00 80 3f, -2.0f32 = 00 00 00 c0
-        assert_eq!(encode_floats(&[json!(1.0), json!(-2.0)]).unwrap(), "AACAPwAAAMA=");
+        assert_eq!(
+            encode_floats(&[json!(1.0), json!(-2.0)]).unwrap(),
+            "AACAPwAAAMA="
+        );
         let mut answer = json!({"data": [{"embedding": [0.5]}, {"embedding": "kept"}]});
         to_base64(&mut answer);
         assert_eq!(answer["data"][0]["embedding"], "AAAAPw==");

@@ -65,7 +65,14 @@ async fn embeddings_pass_through_to_openai_and_compatible_servers() {
         assert_eq!(seen.len(), 1);
         let sent: Value = serde_json::from_str(&seen[0].body).unwrap();
         assert_eq!(sent["model"], upstream, "only the model is rewritten");
-        assert_eq!((sent["input"].clone(), sent["dimensions"].clone(), sent["user"].clone()), (body["input"].clone(), json!(4), json!("u1")));
+        assert_eq!(
+            (
+                sent["input"].clone(),
+                sent["dimensions"].clone(),
+                sent["user"].clone()
+            ),
+            (body["input"].clone(), json!(4), json!("u1"))
+        );
         assert!(!format!("{:?}", seen[0].headers).contains(CALLER_KEY));
     }
 }
@@ -75,13 +82,23 @@ async fn embeddings_base64_is_little_endian_float32_for_every_provider() {
     let g = start().await;
     for model in ["openai-embed", "gemini-embed", "llama-test"] {
         let (_, _, floats) = g
-            .post("/v1/embeddings", &json!({"model": model, "input": "hello 2", "encoding_format": "float"}))
+            .post(
+                "/v1/embeddings",
+                &json!({"model": model, "input": "hello 2", "encoding_format": "float"}),
+            )
             .await;
         let (status, _, encoded) = g
-            .post("/v1/embeddings", &json!({"model": model, "input": "hello 2", "encoding_format": "base64"}))
+            .post(
+                "/v1/embeddings",
+                &json!({"model": model, "input": "hello 2", "encoding_format": "base64"}),
+            )
             .await;
         assert_eq!(status, 200, "{encoded}");
-        let bytes = b64decode(encoded["data"][0]["embedding"].as_str().expect("base64 text"));
+        let bytes = b64decode(
+            encoded["data"][0]["embedding"]
+                .as_str()
+                .expect("base64 text"),
+        );
         let expected: Vec<u8> = floats["data"][0]["embedding"]
             .as_array()
             .unwrap()
@@ -97,13 +114,19 @@ async fn gemini_embeddings_are_batched_by_a_hundred_and_merged_in_order() {
     let g = start().await;
     let input: Vec<String> = (0..250).map(|i| format!("text {i}")).collect();
     let (status, headers, v) = g
-        .post("/v1/embeddings", &json!({"model": "gemini-embed", "input": input, "dimensions": 3}))
+        .post(
+            "/v1/embeddings",
+            &json!({"model": "gemini-embed", "input": input, "dimensions": 3}),
+        )
         .await;
     assert_eq!(status, 200, "{v}");
     let calls = g.upstream(":batchEmbedContents");
     assert_eq!(calls.len(), 3);
     let first: Value = serde_json::from_str(&calls[1].body).unwrap();
-    assert_eq!(first["requests"][0]["content"]["parts"][0]["text"], "text 100");
+    assert_eq!(
+        first["requests"][0]["content"]["parts"][0]["text"],
+        "text 100"
+    );
     assert_eq!(first["requests"][0]["outputDimensionality"], 3);
     assert_eq!(first["requests"][0]["model"], "models/text-embedding-004");
     let data = v["data"].as_array().unwrap();
@@ -111,7 +134,10 @@ async fn gemini_embeddings_are_batched_by_a_hundred_and_merged_in_order() {
     // The mock's vector for "text n" starts with (n + 1) / 16.
     for i in [0usize, 99, 100, 249] {
         assert_eq!(data[i]["index"], i);
-        assert_eq!(data[i]["embedding"][0].as_f64().unwrap(), (i + 1) as f64 / 16.0);
+        assert_eq!(
+            data[i]["embedding"][0].as_f64().unwrap(),
+            (i + 1) as f64 / 16.0
+        );
     }
     assert!(v["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
     assert_eq!(headers.get("x-gateway-usage").unwrap(), "estimated");
@@ -121,13 +147,23 @@ async fn gemini_embeddings_are_batched_by_a_hundred_and_merged_in_order() {
 #[tokio::test]
 async fn anthropic_and_chat_mode_models_have_no_embeddings() {
     let g = start().await;
-    let (status, _, v) = g.post("/v1/embeddings", &json!({"model": "claude-test", "input": "x"})).await;
+    let (status, _, v) = g
+        .post(
+            "/v1/embeddings",
+            &json!({"model": "claude-test", "input": "x"}),
+        )
+        .await;
     assert_eq!(status, 400, "{v}");
     let e = assert_openai_error(&v);
     assert_eq!(e["param"], "model");
     assert!(e["message"].as_str().unwrap().contains("claude-test"));
     assert!(e["message"].as_str().unwrap().contains("anthropic"));
-    let (status, _, v) = g.post("/v1/completions", &json!({"model": "gemini-embed", "prompt": "x"})).await;
+    let (status, _, v) = g
+        .post(
+            "/v1/completions",
+            &json!({"model": "gemini-embed", "prompt": "x"}),
+        )
+        .await;
     assert_eq!(status, 400, "{v}");
     assert!(g.mock.requests().is_empty(), "no upstream call");
 }
@@ -135,19 +171,29 @@ async fn anthropic_and_chat_mode_models_have_no_embeddings() {
 #[tokio::test]
 async fn completions_pass_through_whole_and_streamed() {
     let g = start().await;
-    let body = json!({"model": "gpt-test", "prompt": "Say", "max_tokens": 5, "echo": true, "logprobs": 1});
+    let body =
+        json!({"model": "gpt-test", "prompt": "Say", "max_tokens": 5, "echo": true, "logprobs": 1});
     let (status, _, v) = g.post("/v1/completions", &body).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["object"], "text_completion");
     let sent: Value = serde_json::from_str(&g.upstream("/v1/completions")[0].body).unwrap();
-    assert_eq!((sent["model"].clone(), sent["echo"].clone()), (json!("gpt-4o-mini"), json!(true)));
+    assert_eq!(
+        (sent["model"].clone(), sent["echo"].clone()),
+        (json!("gpt-4o-mini"), json!(true))
+    );
     let (status, text) = g
-        .post_stream("/v1/completions", &json!({"model": "llama-test", "prompt": "Say", "stream": true}))
+        .post_stream(
+            "/v1/completions",
+            &json!({"model": "llama-test", "prompt": "Say", "stream": true}),
+        )
         .await;
     assert_eq!(status, 200);
     let chunks = sse_payloads(&text);
     assert!(chunks.iter().all(|c| c["object"] == "text_completion"));
-    assert!(!text.contains("\"usage\""), "usage chunk stripped when not asked: {text}");
+    assert!(
+        !text.contains("\"usage\""),
+        "usage chunk stripped when not asked: {text}"
+    );
     assert!(text.ends_with("data: [DONE]\n\n"));
 }
 
@@ -157,43 +203,76 @@ async fn completions_through_chat_for_anthropic_and_gemini() {
     for model in ["claude-test", "gemini-test"] {
         g.mock.clear();
         let (status, _, v) = g
-            .post("/v1/completions", &json!({"model": model, "prompt": ["one", "two"], "max_tokens": 20}))
+            .post(
+                "/v1/completions",
+                &json!({"model": model, "prompt": ["one", "two"], "max_tokens": 20}),
+            )
             .await;
         assert_eq!(status, 200, "{v}");
         assert_eq!(v["object"], "text_completion");
         let choices = v["choices"].as_array().unwrap();
         assert_eq!(choices.len(), 2);
-        assert_eq!((choices[0]["index"].clone(), choices[1]["index"].clone()), (json!(0), json!(1)));
+        assert_eq!(
+            (choices[0]["index"].clone(), choices[1]["index"].clone()),
+            (json!(0), json!(1))
+        );
         assert!(choices[1]["text"].as_str().unwrap().len() > 1);
         assert!(v["usage"]["total_tokens"].as_u64().unwrap() > 0);
         assert_eq!(g.mock.requests().len(), 2, "one chat call per prompt");
 
         let (status, text) = g
-            .post_stream("/v1/completions", &json!({"model": model, "prompt": "one", "stream": true,
-                "stream_options": {"include_usage": true}}))
+            .post_stream(
+                "/v1/completions",
+                &json!({"model": model, "prompt": "one", "stream": true,
+                "stream_options": {"include_usage": true}}),
+            )
             .await;
         assert_eq!(status, 200, "{text}");
         let chunks = sse_payloads(&text);
-        assert!(chunks.iter().all(|c| c["object"] == "text_completion"), "{text}");
-        assert!(chunks.iter().any(|c| c["choices"][0]["text"].as_str().is_some_and(|t| !t.is_empty())));
-        assert!(chunks.last().unwrap()["usage"]["total_tokens"].as_u64().unwrap() > 0);
+        assert!(
+            chunks.iter().all(|c| c["object"] == "text_completion"),
+            "{text}"
+        );
+        assert!(chunks.iter().any(|c| c["choices"][0]["text"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())));
+        assert!(
+            chunks.last().unwrap()["usage"]["total_tokens"]
+                .as_u64()
+                .unwrap()
+                > 0
+        );
     }
 }
 
 #[tokio::test]
 async fn completions_refuse_unbridgeable_parameters_unless_dropped() {
     let g = start().await;
-    for (k, v) in [("echo", json!(true)), ("logprobs", json!(2)), ("suffix", json!("x")), ("best_of", json!(2))] {
+    for (k, v) in [
+        ("echo", json!(true)),
+        ("logprobs", json!(2)),
+        ("suffix", json!("x")),
+        ("best_of", json!(2)),
+    ] {
         let (status, _, err) = g
-            .post("/v1/completions", &json!({"model": "claude-test", "prompt": "x", k: v}))
+            .post(
+                "/v1/completions",
+                &json!({"model": "claude-test", "prompt": "x", k: v}),
+            )
             .await;
         assert_eq!(status, 400, "{err}");
         let e = assert_openai_error(&err);
-        assert_eq!((e["param"].as_str(), e["code"].as_str()), (Some(k), Some("unsupported_parameter")));
+        assert_eq!(
+            (e["param"].as_str(), e["code"].as_str()),
+            (Some(k), Some("unsupported_parameter"))
+        );
     }
     assert!(g.mock.requests().is_empty());
     let (status, _, v) = g
-        .post("/v1/completions", &json!({"model": "claude-test", "prompt": "x", "echo": true, "drop_params": true}))
+        .post(
+            "/v1/completions",
+            &json!({"model": "claude-test", "prompt": "x", "echo": true, "drop_params": true}),
+        )
         .await;
     assert_eq!(status, 200, "{v}");
 }
@@ -207,9 +286,15 @@ async fn responses_pass_through_to_openai() {
     assert_eq!(v["id"], "resp_mock1");
     let sent: Value = serde_json::from_str(&g.upstream("/v1/responses")[0].body).unwrap();
     assert_eq!(sent["model"], "gpt-4o-mini");
-    assert_eq!(sent["tools"], body["tools"], "built-in tools go to OpenAI as they are");
+    assert_eq!(
+        sent["tools"], body["tools"],
+        "built-in tools go to OpenAI as they are"
+    );
     let (status, text) = g
-        .post_stream("/v1/responses", &json!({"model": "gpt-test", "input": "Hi", "stream": true}))
+        .post_stream(
+            "/v1/responses",
+            &json!({"model": "gpt-test", "input": "Hi", "stream": true}),
+        )
         .await;
     assert_eq!(status, 200);
     let events = sse_events(&text);
@@ -230,13 +315,19 @@ async fn responses_bridged_whole_with_tools_and_usage() {
         assert_eq!(v["object"], "response");
         assert_eq!(v["status"], "completed");
         assert_eq!(v["metadata"]["k"], "v");
-        let call = v["output"].as_array().unwrap().iter().find(|o| o["type"] == "function_call").expect("a function call");
+        let call = v["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["type"] == "function_call")
+            .expect("a function call");
         assert_eq!(call["name"], "get_weather");
         assert!(call["call_id"].as_str().is_some_and(|c| !c.is_empty()));
         assert!(v["usage"]["input_tokens"].as_u64().unwrap() > 0);
         assert_eq!(
             v["usage"]["total_tokens"].as_u64().unwrap(),
-            v["usage"]["input_tokens"].as_u64().unwrap() + v["usage"]["output_tokens"].as_u64().unwrap()
+            v["usage"]["input_tokens"].as_u64().unwrap()
+                + v["usage"]["output_tokens"].as_u64().unwrap()
         );
     }
 }
@@ -245,14 +336,25 @@ async fn responses_bridged_whole_with_tools_and_usage() {
 async fn responses_bridged_stream_has_the_full_event_sequence() {
     let g = start().await;
     let (status, text) = g
-        .post_stream("/v1/responses", &json!({"model": "claude-test", "input": "Hello", "stream": true}))
+        .post_stream(
+            "/v1/responses",
+            &json!({"model": "claude-test", "input": "Hello", "stream": true}),
+        )
         .await;
     assert_eq!(status, 200, "{text}");
     let events = sse_events(&text);
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
-    for expected in ["response.created", "response.in_progress", "response.output_item.added",
-        "response.content_part.added", "response.output_text.delta", "response.output_text.done",
-        "response.content_part.done", "response.output_item.done", "response.completed"] {
+    for expected in [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ] {
         assert!(names.contains(&expected), "{expected} in {names:?}");
     }
     for (i, (_, e)) in events.iter().enumerate() {
@@ -266,7 +368,10 @@ async fn responses_bridged_stream_has_the_full_event_sequence() {
 async fn previous_response_id_continues_on_any_provider_and_is_per_key() {
     let g = start().await;
     let (status, _, first) = g
-        .post("/v1/responses", &json!({"model": "claude-test", "input": "My name is Ada."}))
+        .post(
+            "/v1/responses",
+            &json!({"model": "claude-test", "input": "My name is Ada."}),
+        )
         .await;
     assert_eq!(status, 200, "{first}");
     let id = first["id"].as_str().unwrap().to_string();
@@ -277,14 +382,19 @@ async fn previous_response_id_continues_on_any_provider_and_is_per_key() {
     assert_eq!(status, 200, "{second}");
     assert_eq!(second["previous_response_id"], json!(id));
     let sent = &g.mock.requests()[0].body;
-    assert!(sent.contains("My name is Ada.") && sent.contains("What is my name?"), "{sent}");
+    assert!(
+        sent.contains("My name is Ada.") && sent.contains("What is my name?"),
+        "{sent}"
+    );
 
     let (status, _, got) = g.get(&format!("/v1/responses/{id}")).await;
     assert_eq!(status, 200, "{got}");
     assert_eq!(got["id"], json!(id));
 
     // Another key sees nothing.
-    let (_, _, key) = g.post("/key/generate", &json!({"key_alias": "other"})).await;
+    let (_, _, key) = g
+        .post("/key/generate", &json!({"key_alias": "other"}))
+        .await;
     let other = key["key"].as_str().unwrap();
     let response = g
         .client
@@ -304,7 +414,13 @@ async fn previous_response_id_continues_on_any_provider_and_is_per_key() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 400);
 
-    let response = g.client.delete(format!("{}/v1/responses/{id}", g.url)).bearer_auth(CALLER_KEY).send().await.unwrap();
+    let response = g
+        .client
+        .delete(format!("{}/v1/responses/{id}", g.url))
+        .bearer_auth(CALLER_KEY)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 200);
     let (status, _, _) = g.get(&format!("/v1/responses/{id}")).await;
     assert_eq!(status, 404);
@@ -314,14 +430,20 @@ async fn previous_response_id_continues_on_any_provider_and_is_per_key() {
 async fn responses_refuse_built_in_tools_on_bridged_providers_and_unknown_ids() {
     let g = start().await;
     let (status, _, v) = g
-        .post("/v1/responses", &json!({"model": "claude-test", "input": "x", "tools": [{"type": "file_search"}]}))
+        .post(
+            "/v1/responses",
+            &json!({"model": "claude-test", "input": "x", "tools": [{"type": "file_search"}]}),
+        )
         .await;
     assert_eq!(status, 400, "{v}");
     let e = assert_openai_error(&v);
     assert!(e["message"].as_str().unwrap().contains("file_search"));
     assert_eq!(e["param"], "tools[0].type");
     let (status, _, v) = g
-        .post("/v1/responses", &json!({"model": "gpt-test", "input": "x", "previous_response_id": "resp_nope"}))
+        .post(
+            "/v1/responses",
+            &json!({"model": "gpt-test", "input": "x", "previous_response_id": "resp_nope"}),
+        )
         .await;
     assert_eq!(status, 400, "{v}");
     assert_eq!(assert_openai_error(&v)["param"], "previous_response_id");
@@ -334,16 +456,48 @@ async fn bad_input_is_refused_before_any_upstream_call() {
     let many: Vec<Value> = (0..3000).map(|_| json!("x")).collect();
     let cases = [
         ("/v1/embeddings", json!({"model": "openai-embed"}), "input"),
-        ("/v1/embeddings", json!({"model": "openai-embed", "input": ""}), "input"),
-        ("/v1/embeddings", json!({"model": "openai-embed", "input": 5}), "input"),
-        ("/v1/embeddings", json!({"model": "openai-embed", "input": [[1, "a"]]}), "input[0][1]"),
-        ("/v1/embeddings", json!({"model": "openai-embed", "input": "x", "dimensions": 0}), "dimensions"),
-        ("/v1/embeddings", json!({"model": "openai-embed", "input": many}), "input"),
+        (
+            "/v1/embeddings",
+            json!({"model": "openai-embed", "input": ""}),
+            "input",
+        ),
+        (
+            "/v1/embeddings",
+            json!({"model": "openai-embed", "input": 5}),
+            "input",
+        ),
+        (
+            "/v1/embeddings",
+            json!({"model": "openai-embed", "input": [[1, "a"]]}),
+            "input[0][1]",
+        ),
+        (
+            "/v1/embeddings",
+            json!({"model": "openai-embed", "input": "x", "dimensions": 0}),
+            "dimensions",
+        ),
+        (
+            "/v1/embeddings",
+            json!({"model": "openai-embed", "input": many}),
+            "input",
+        ),
         ("/v1/completions", json!({"model": "gpt-test"}), "prompt"),
-        ("/v1/completions", json!({"model": "gpt-test", "prompt": []}), "prompt"),
-        ("/v1/completions", json!({"model": "gpt-test", "prompt": [1.5]}), "prompt[0]"),
+        (
+            "/v1/completions",
+            json!({"model": "gpt-test", "prompt": []}),
+            "prompt",
+        ),
+        (
+            "/v1/completions",
+            json!({"model": "gpt-test", "prompt": [1.5]}),
+            "prompt[0]",
+        ),
         ("/v1/responses", json!({"model": "gpt-test"}), "input"),
-        ("/v1/responses", json!({"model": "gpt-test", "input": [{"type": "bogus"}]}), "input[0].type"),
+        (
+            "/v1/responses",
+            json!({"model": "gpt-test", "input": [{"type": "bogus"}]}),
+            "input[0].type",
+        ),
         ("/v1/responses", json!({"input": "x"}), "model"),
     ];
     for (path, body, param) in cases {

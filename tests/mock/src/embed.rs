@@ -48,7 +48,11 @@ pub fn openai(req: &Value) -> Response<Body> {
         Value::Array(a) if a.iter().all(Value::is_number) && !a.is_empty() => vec![a.len() as u64],
         Value::Array(a) if !a.is_empty() => a
             .iter()
-            .map(|x| x.as_str().map_or_else(|| x.as_array().map_or(0, Vec::len), str::len) as u64)
+            .map(|x| {
+                x.as_str()
+                    .map_or_else(|| x.as_array().map_or(0, Vec::len), str::len)
+                    as u64
+            })
             .collect(),
         _ => return openai_error(400, "'input' is a required property", "input"),
     };
@@ -58,7 +62,9 @@ pub fn openai(req: &Value) -> Response<Body> {
         .map(|i| {
             let v = vector(i, dims);
             let embedding = if base64_wanted {
-                json!(base64(&v.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>()))
+                json!(base64(
+                    &v.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>()
+                ))
             } else {
                 json!(v)
             };
@@ -85,15 +91,21 @@ pub fn gemini(model: &str, req: &Value) -> Response<Body> {
         return err("* BatchEmbedContentsRequest.requests: requests is not specified");
     };
     if requests.len() > 100 {
-        return err("* BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch");
+        return err(
+            "* BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch",
+        );
     }
     let mut out = Vec::new();
     for (i, r) in requests.iter().enumerate() {
         if r["model"].as_str() != Some(&format!("models/{model}")) {
-            return err(&format!("* BatchEmbedContentsRequest.requests[{i}].model: the model must match the URL's"));
+            return err(&format!(
+                "* BatchEmbedContentsRequest.requests[{i}].model: the model must match the URL's"
+            ));
         }
         let Some(text) = r.pointer("/content/parts/0/text").and_then(Value::as_str) else {
-            return err(&format!("* BatchEmbedContentsRequest.requests[{i}].content: content is not specified"));
+            return err(&format!(
+                "* BatchEmbedContentsRequest.requests[{i}].content: content is not specified"
+            ));
         };
         // The mock encodes the input's position in its text ("... <n>") when there is one, so
         // tests can check that batches are merged in order.

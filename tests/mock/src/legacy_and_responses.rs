@@ -58,7 +58,11 @@ pub async fn completions(state: &Arc<State>, req: &Value) -> Response<Body> {
     let include_usage = req.pointer("/stream_options/include_usage") == Some(&json!(true));
     let mut events = Vec::new();
     for i in 0..prompts {
-        for (piece, finish) in [(" Hello", Value::Null), (" from", Value::Null), (" mock", json!("stop"))] {
+        for (piece, finish) in [
+            (" Hello", Value::Null),
+            (" from", Value::Null),
+            (" mock", json!("stop")),
+        ] {
             events.push(json!({"id": "cmpl-mock1", "object": "text_completion", "created": CREATED, "model": model,
                 "choices": [{"text": piece, "index": i, "logprobs": null, "finish_reason": finish}]}));
         }
@@ -70,7 +74,11 @@ pub async fn completions(state: &Arc<State>, req: &Value) -> Response<Body> {
     send_events(state, events.into_iter().map(|e| (None, e)).collect(), true)
 }
 
-fn send_events(state: &Arc<State>, events: Vec<(Option<String>, Value)>, done: bool) -> Response<Body> {
+fn send_events(
+    state: &Arc<State>,
+    events: Vec<(Option<String>, Value)>,
+    done: bool,
+) -> Response<Body> {
     let (tx, response) = sse_response();
     let state = state.clone();
     tokio::spawn(async move {
@@ -120,7 +128,8 @@ pub async fn responses(state: &Arc<State>, req: &Value) -> Response<Body> {
     if req["stream"] != true {
         return json_response(200, &done);
     }
-    let part = |t: &str| json!({"type": "output_text", "text": t, "annotations": [], "logprobs": []});
+    let part =
+        |t: &str| json!({"type": "output_text", "text": t, "annotations": [], "logprobs": []});
     let mut events = vec![
         json!({"type": "response.created", "response": response("in_progress", json!([]), Value::Null)}),
         json!({"type": "response.in_progress", "response": response("in_progress", json!([]), Value::Null)}),

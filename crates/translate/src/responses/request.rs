@@ -29,7 +29,12 @@ fn bad(message: impl Into<String>, param: &str) -> ApiError {
     ApiError::bad_request(message).with_param(param)
 }
 
-fn check_type(body: &Map<String, Value>, key: &str, ok: fn(&Value) -> bool, what: &str) -> Result<(), ApiError> {
+fn check_type(
+    body: &Map<String, Value>,
+    key: &str,
+    ok: fn(&Value) -> bool,
+    what: &str,
+) -> Result<(), ApiError> {
     match body.get(key) {
         Some(v) if !v.is_null() && !ok(v) => Err(bad(format!("`{key}` must be {what}"), key)),
         _ => Ok(()),
@@ -41,7 +46,12 @@ fn content(content: &Value, param: &str) -> Result<Value, ApiError> {
     let parts = match content {
         Value::String(_) => return Ok(content.clone()),
         Value::Array(parts) => parts,
-        _ => return Err(bad(format!("`{param}` must be a string or a list of parts"), param)),
+        _ => {
+            return Err(bad(
+                format!("`{param}` must be a string or a list of parts"),
+                param,
+            ))
+        }
     };
     let mut out = Vec::with_capacity(parts.len());
     for (i, part) in parts.iter().enumerate() {
@@ -50,7 +60,12 @@ fn content(content: &Value, param: &str) -> Result<Value, ApiError> {
             part.get(key)
                 .and_then(Value::as_str)
                 .map(str::to_string)
-                .ok_or_else(|| bad(format!("`{p}.{key}` must be a string"), &format!("{p}.{key}")))
+                .ok_or_else(|| {
+                    bad(
+                        format!("`{p}.{key}` must be a string"),
+                        &format!("{p}.{key}"),
+                    )
+                })
         };
         let converted = match part.get("type").and_then(Value::as_str) {
             Some("input_text" | "output_text") => json!({"type": "text", "text": text("text")?}),
@@ -87,7 +102,9 @@ fn content(content: &Value, param: &str) -> Result<Value, ApiError> {
             }
             _ => {
                 return Err(bad(
-                    format!("`{p}.type` must be input_text, input_image, input_file or output_text"),
+                    format!(
+                        "`{p}.type` must be input_text, input_image, input_file or output_text"
+                    ),
                     &format!("{p}.type"),
                 ))
             }
@@ -107,7 +124,11 @@ pub fn items_to_messages(items: &[Value], param: &str) -> Result<Vec<Value>, Api
             return Err(bad(format!("`{p}` must be an object"), &p));
         }
         let kind = item.get("type").and_then(Value::as_str);
-        let kind = kind.unwrap_or(if item.get("role").is_some() { "message" } else { "" });
+        let kind = kind.unwrap_or(if item.get("role").is_some() {
+            "message"
+        } else {
+            ""
+        });
         match kind {
             "message" => {
                 let role = match item.get("role").and_then(Value::as_str) {
@@ -196,13 +217,20 @@ impl ResponsesRequest {
     pub fn parse(raw: &[u8]) -> Result<ResponsesRequest, ApiError> {
         let (body, model) = model_of(raw)?;
         match body.get("input") {
-            None | Some(Value::Null) => return Err(bad("Missing required parameter: 'input'", "input")),
+            None | Some(Value::Null) => {
+                return Err(bad("Missing required parameter: 'input'", "input"))
+            }
             Some(Value::String(s)) if s.is_empty() => {
                 return Err(bad("`input` must not be an empty string", "input"))
             }
-            Some(Value::Array(a)) if a.is_empty() => return Err(bad("`input` must not be an empty list", "input")),
+            Some(Value::Array(a)) if a.is_empty() => {
+                return Err(bad("`input` must not be an empty list", "input"))
+            }
             Some(Value::Array(a)) if a.len() > MAX_ITEMS => {
-                return Err(bad(format!("`input` has {} items; at most {MAX_ITEMS}", a.len()), "input"))
+                return Err(bad(
+                    format!("`input` has {} items; at most {MAX_ITEMS}", a.len()),
+                    "input",
+                ))
             }
             Some(Value::Array(a)) => {
                 items_to_messages(a, "input")?;
@@ -221,32 +249,63 @@ impl ResponsesRequest {
         check_type(&body, "reasoning", Value::is_object, "an object")?;
         check_type(&body, "text", Value::is_object, "an object")?;
         check_type(&body, "tools", Value::is_array, "a list")?;
-        check_type(&body, "max_output_tokens", |v| v.as_u64().is_some_and(|n| n > 0), "a positive integer")?;
+        check_type(
+            &body,
+            "max_output_tokens",
+            |v| v.as_u64().is_some_and(|n| n > 0),
+            "a positive integer",
+        )?;
         if let Some(t) = body.get("text").and_then(|t| t.pointer("/format/type")) {
             if !matches!(t.as_str(), Some("text" | "json_schema" | "json_object")) {
-                return Err(bad("`text.format.type` must be text, json_schema or json_object", "text.format.type"));
+                return Err(bad(
+                    "`text.format.type` must be text, json_schema or json_object",
+                    "text.format.type",
+                ));
             }
         }
-        for (i, tool) in body.get("tools").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, tool) in body
+            .get("tools")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             match tool.get("type").and_then(Value::as_str) {
                 Some("function") => {
                     if !tool.get("name").is_some_and(Value::is_string) {
-                        return Err(bad(format!("`tools[{i}].name` must be a string"), &format!("tools[{i}].name")));
+                        return Err(bad(
+                            format!("`tools[{i}].name` must be a string"),
+                            &format!("tools[{i}].name"),
+                        ));
                     }
                 }
                 Some(_) => {}
-                None => return Err(bad(format!("`tools[{i}].type` is required"), &format!("tools[{i}].type"))),
+                None => {
+                    return Err(bad(
+                        format!("`tools[{i}].type` is required"),
+                        &format!("tools[{i}].type"),
+                    ))
+                }
             }
         }
         let previous_response_id = match body.get("previous_response_id") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
             Some(_) => {
-                return Err(bad("`previous_response_id` must be a non-empty string", "previous_response_id"))
+                return Err(bad(
+                    "`previous_response_id` must be a non-empty string",
+                    "previous_response_id",
+                ))
             }
         };
         let store = body.get("store").and_then(Value::as_bool).unwrap_or(true);
-        Ok(ResponsesRequest { body, model, stream, store, previous_response_id })
+        Ok(ResponsesRequest {
+            body,
+            model,
+            stream,
+            store,
+            previous_response_id,
+        })
     }
 
     /// The body for an upstream that implements the Responses API: as sent, `model` rewritten.
@@ -258,7 +317,14 @@ impl ResponsesRequest {
 
     /// A built-in tool, which only OpenAI runs: 400 naming it, for a bridged provider.
     pub fn refuse_built_in_tools(&self, provider: &str) -> Result<(), ApiError> {
-        for (i, tool) in self.body.get("tools").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, tool) in self
+            .body
+            .get("tools")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let kind = tool.get("type").and_then(Value::as_str).unwrap_or("");
             if kind != "function" {
                 let known = BUILT_IN_TOOLS.iter().any(|b| kind.starts_with(b));
@@ -307,7 +373,11 @@ impl ResponsesRequest {
         if let Some(n) = b.get("max_output_tokens").filter(|v| !v.is_null()) {
             chat.insert("max_completion_tokens".into(), n.clone());
         }
-        if let Some(e) = b.get("reasoning").and_then(|r| r.get("effort")).filter(|v| v.is_string()) {
+        if let Some(e) = b
+            .get("reasoning")
+            .and_then(|r| r.get("effort"))
+            .filter(|v| v.is_string())
+        {
             chat.insert("reasoning_effort".into(), e.clone());
         }
         let tools: Vec<Value> = b
@@ -334,7 +404,10 @@ impl ResponsesRequest {
                 chat.insert("tool_choice".into(), json!(s));
             }
             Some(c) if c["type"] == "function" => {
-                chat.insert("tool_choice".into(), json!({"type": "function", "function": {"name": c["name"]}}));
+                chat.insert(
+                    "tool_choice".into(),
+                    json!({"type": "function", "function": {"name": c["name"]}}),
+                );
             }
             _ => {}
         }
@@ -346,7 +419,10 @@ impl ResponsesRequest {
                         schema.insert(key.into(), v.clone());
                     }
                 }
-                chat.insert("response_format".into(), json!({"type": "json_schema", "json_schema": schema}));
+                chat.insert(
+                    "response_format".into(),
+                    json!({"type": "json_schema", "json_schema": schema}),
+                );
             }
             Some(f) if f["type"] == "json_object" => {
                 chat.insert("response_format".into(), json!({"type": "json_object"}));
@@ -383,13 +459,21 @@ mod tests {
            "tool_choice": {"type": "function", "name": "get_weather"}, "max_output_tokens": 50,
            "text": {"format": {"type": "json_schema", "name": "w", "schema": {"type": "object"}, "strict": true}},
            "reasoning": {"effort": "low"}, "stream": true})).unwrap();
-        let chat = r.chat_body(&[json!({"role": "user", "content": "earlier"})], "up").unwrap();
+        let chat = r
+            .chat_body(&[json!({"role": "user", "content": "earlier"})], "up")
+            .unwrap();
         let m = chat["messages"].as_array().unwrap();
         assert_eq!(m[0], json!({"role": "system", "content": "Be brief."}));
         assert_eq!(m[1]["content"], "earlier");
-        assert_eq!(m[2]["content"][1], json!({"type": "image_url", "image_url": {"url": "https://x/i.png", "detail": "low"}}));
+        assert_eq!(
+            m[2]["content"][1],
+            json!({"type": "image_url", "image_url": {"url": "https://x/i.png", "detail": "low"}})
+        );
         assert_eq!(m[3]["tool_calls"].as_array().unwrap().len(), 2);
-        assert_eq!(m[4], json!({"role": "tool", "tool_call_id": "c1", "content": "sunny"}));
+        assert_eq!(
+            m[4],
+            json!({"role": "tool", "tool_call_id": "c1", "content": "sunny"})
+        );
         assert_eq!(m[5], json!({"role": "assistant", "content": "ok"}));
         assert_eq!(chat["tools"][0]["function"]["name"], "get_weather");
         assert_eq!(chat["tool_choice"]["function"]["name"], "get_weather");
@@ -408,15 +492,39 @@ mod tests {
             (json!({"model": "m", "input": []}), "input"),
             (json!({"model": "m", "input": 3}), "input"),
             (json!({"model": "m", "input": [3]}), "input[0]"),
-            (json!({"model": "m", "input": [{"type": "nope"}]}), "input[0].type"),
-            (json!({"model": "m", "input": [{"role": "robot", "content": "x"}]}), "input[0].role"),
-            (json!({"model": "m", "input": [{"role": "user", "content": [{"type": "x"}]}]}), "input[0].content[0].type"),
-            (json!({"model": "m", "input": [{"type": "function_call", "name": "f"}]}), "input[0].call_id"),
-            (json!({"model": "m", "input": "x", "max_output_tokens": 0}), "max_output_tokens"),
-            (json!({"model": "m", "input": "x", "previous_response_id": ""}), "previous_response_id"),
+            (
+                json!({"model": "m", "input": [{"type": "nope"}]}),
+                "input[0].type",
+            ),
+            (
+                json!({"model": "m", "input": [{"role": "robot", "content": "x"}]}),
+                "input[0].role",
+            ),
+            (
+                json!({"model": "m", "input": [{"role": "user", "content": [{"type": "x"}]}]}),
+                "input[0].content[0].type",
+            ),
+            (
+                json!({"model": "m", "input": [{"type": "function_call", "name": "f"}]}),
+                "input[0].call_id",
+            ),
+            (
+                json!({"model": "m", "input": "x", "max_output_tokens": 0}),
+                "max_output_tokens",
+            ),
+            (
+                json!({"model": "m", "input": "x", "previous_response_id": ""}),
+                "previous_response_id",
+            ),
             (json!({"model": "m", "input": "x", "store": "yes"}), "store"),
-            (json!({"model": "m", "input": "x", "tools": [{"name": "f"}]}), "tools[0].type"),
-            (json!({"model": "m", "input": "x", "text": {"format": {"type": "xml"}}}), "text.format.type"),
+            (
+                json!({"model": "m", "input": "x", "tools": [{"name": "f"}]}),
+                "tools[0].type",
+            ),
+            (
+                json!({"model": "m", "input": "x", "text": {"format": {"type": "xml"}}}),
+                "text.format.type",
+            ),
         ];
         for (body, param) in cases {
             let e = parse(body.clone()).unwrap_err();
@@ -428,10 +536,13 @@ mod tests {
     #[test]
     fn built_in_tools_are_named() {
         let r = parse(json!({"model": "m", "input": "x", "tools": [
-            {"type": "function", "name": "f"}, {"type": "web_search"}]})).unwrap();
+            {"type": "function", "name": "f"}, {"type": "web_search"}]}))
+        .unwrap();
         let e = r.refuse_built_in_tools("anthropic").unwrap_err();
         assert!(e.message.contains("web_search"), "{}", e.message);
         assert_eq!(e.param.as_deref(), Some("tools[1].type"));
-        assert!(parse(json!({"model": "m", "input": "x", "store": false})).map(|r| !r.store).unwrap());
+        assert!(parse(json!({"model": "m", "input": "x", "store": false}))
+            .map(|r| !r.store)
+            .unwrap());
     }
 }

@@ -66,13 +66,17 @@ impl Echo {
 
 /// Chat usage → Responses usage.
 pub fn usage(u: Option<&Value>) -> Value {
-    let n = |p: &str| u.and_then(|u| u.pointer(p)).and_then(Value::as_u64).unwrap_or(0);
+    let n = |p: &str| {
+        u.and_then(|u| u.pointer(p))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
     let (input, output) = (n("/prompt_tokens"), n("/completion_tokens"));
     json!({"input_tokens": input,
         "input_tokens_details": {"cached_tokens": n("/prompt_tokens_details/cached_tokens")},
         "output_tokens": output,
         "output_tokens_details": {"reasoning_tokens": n("/completion_tokens_details/reasoning_tokens")},
-        "total_tokens": input + output})
+        "total_tokens": input.saturating_add(output)})
 }
 
 /// The tokens of a `response` object's `usage` (bridged or native).
@@ -202,7 +206,8 @@ mod tests {
 
     #[test]
     fn length_is_incomplete() {
-        let answer = json!({"choices": [{"finish_reason": "length", "message": {"content": "abc"}}]});
+        let answer =
+            json!({"choices": [{"finish_reason": "length", "message": {"content": "abc"}}]});
         let r = from_chat(&answer, &echo());
         assert_eq!(r["status"], "incomplete");
         assert_eq!(r["incomplete_details"]["reason"], "max_output_tokens");

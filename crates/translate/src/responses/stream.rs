@@ -72,7 +72,9 @@ impl Stream {
 
     /// The upstream's usage, in OpenAI terms.
     pub fn tokens(&self) -> Option<Tokens> {
-        self.usage.as_ref().and_then(|u| tokens(&json!({"usage": usage(Some(u))})))
+        self.usage
+            .as_ref()
+            .and_then(|u| tokens(&json!({"usage": usage(Some(u))})))
     }
 
     fn event(&mut self, kind: &str, mut payload: Value) -> Vec<u8> {
@@ -100,23 +102,35 @@ impl Stream {
         let item = match &o.kind {
             Kind::Reasoning => {
                 let part = json!({"type": "summary_text", "text": o.text});
-                out.extend(self.event("response.reasoning_summary_text.done", json!({
-                    "item_id": id, "output_index": index, "summary_index": 0, "text": o.text})));
-                out.extend(self.event("response.reasoning_summary_part.done", json!({
-                    "item_id": id, "output_index": index, "summary_index": 0, "part": part})));
+                out.extend(self.event(
+                    "response.reasoning_summary_text.done",
+                    json!({
+                    "item_id": id, "output_index": index, "summary_index": 0, "text": o.text}),
+                ));
+                out.extend(self.event(
+                    "response.reasoning_summary_part.done",
+                    json!({
+                    "item_id": id, "output_index": index, "summary_index": 0, "part": part}),
+                ));
                 reasoning_item(id, &o.text)
             }
             Kind::Text => {
                 let part = json!({"type": "output_text", "text": o.text, "annotations": [], "logprobs": []});
                 out.extend(self.event("response.output_text.done", json!({
                     "item_id": id, "output_index": index, "content_index": 0, "text": o.text, "logprobs": []})));
-                out.extend(self.event("response.content_part.done", json!({
-                    "item_id": id, "output_index": index, "content_index": 0, "part": part})));
+                out.extend(self.event(
+                    "response.content_part.done",
+                    json!({
+                    "item_id": id, "output_index": index, "content_index": 0, "part": part}),
+                ));
                 message_item(id, &o.text)
             }
             Kind::Tool(_) => {
-                out.extend(self.event("response.function_call_arguments.done", json!({
-                    "item_id": id, "output_index": index, "name": o.name, "arguments": o.text})));
+                out.extend(self.event(
+                    "response.function_call_arguments.done",
+                    json!({
+                    "item_id": id, "output_index": index, "name": o.name, "arguments": o.text}),
+                ));
                 function_call_item(id, &o.call_id, &o.name, &o.text)
             }
         };
@@ -134,7 +148,12 @@ impl Stream {
         }
         self.close(out);
         let index = self.output.len();
-        let s = |p: &str| call.and_then(|c| c.pointer(p)).and_then(Value::as_str).unwrap_or("").to_string();
+        let s = |p: &str| {
+            call.and_then(|c| c.pointer(p))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         let (prefix, call_id, name) = match kind {
             Kind::Reasoning => ("rs", String::new(), String::new()),
             Kind::Text => ("msg", String::new(), String::new()),
@@ -143,11 +162,17 @@ impl Stream {
         let id = self.echo.item_id(prefix, index);
         match kind {
             Kind::Reasoning => {
-                out.extend(self.event("response.output_item.added", json!({"output_index": index,
-                    "item": {"type": "reasoning", "id": id, "summary": []}})));
-                out.extend(self.event("response.reasoning_summary_part.added", json!({
+                out.extend(self.event(
+                    "response.output_item.added",
+                    json!({"output_index": index,
+                    "item": {"type": "reasoning", "id": id, "summary": []}}),
+                ));
+                out.extend(self.event(
+                    "response.reasoning_summary_part.added",
+                    json!({
                     "item_id": id, "output_index": index, "summary_index": 0,
-                    "part": {"type": "summary_text", "text": ""}})));
+                    "part": {"type": "summary_text", "text": ""}}),
+                ));
             }
             Kind::Text => {
                 out.extend(self.event("response.output_item.added", json!({"output_index": index,
@@ -157,9 +182,12 @@ impl Stream {
                     "part": {"type": "output_text", "text": "", "annotations": [], "logprobs": []}})));
             }
             Kind::Tool(_) => {
-                out.extend(self.event("response.output_item.added", json!({"output_index": index,
+                out.extend(self.event(
+                    "response.output_item.added",
+                    json!({"output_index": index,
                     "item": {"type": "function_call", "id": id, "call_id": call_id, "name": name,
-                        "arguments": "", "status": "in_progress"}})));
+                        "arguments": "", "status": "in_progress"}}),
+                ));
             }
         }
         self.open = Some(Open {
@@ -196,8 +224,14 @@ impl Stream {
         self.close(&mut out);
         self.done = true;
         let status = status(self.finish.as_deref());
-        let r = self.echo.response(status, self.output.clone(), usage(self.usage.as_ref()));
-        let kind = if status == "incomplete" { "response.incomplete" } else { "response.completed" };
+        let r = self
+            .echo
+            .response(status, self.output.clone(), usage(self.usage.as_ref()));
+        let kind = if status == "incomplete" {
+            "response.incomplete"
+        } else {
+            "response.completed"
+        };
         out.extend(self.event(kind, json!({"response": r})));
         self.last = Some(r);
         out
@@ -225,18 +259,35 @@ impl Stream {
             return out;
         };
         let d = &choice["delta"];
-        if let Some(r) = d.get("reasoning_content").and_then(Value::as_str).filter(|r| !r.is_empty()) {
+        if let Some(r) = d
+            .get("reasoning_content")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty())
+        {
             self.item(Kind::Reasoning, None, &mut out);
             self.delta("response.reasoning_summary_text.delta", r, &mut out);
         }
-        if let Some(t) = d.get("content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+        if let Some(t) = d
+            .get("content")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+        {
             self.item(Kind::Text, None, &mut out);
             self.delta("response.output_text.delta", t, &mut out);
         }
-        for call in d.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+        for call in d
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let n = call.get("index").and_then(Value::as_u64).unwrap_or(0);
             self.item(Kind::Tool(n), Some(call), &mut out);
-            if let Some(a) = call.pointer("/function/arguments").and_then(Value::as_str).filter(|a| !a.is_empty()) {
+            if let Some(a) = call
+                .pointer("/function/arguments")
+                .and_then(Value::as_str)
+                .filter(|a| !a.is_empty())
+            {
                 self.delta("response.function_call_arguments.delta", a, &mut out);
             }
         }
@@ -271,8 +322,12 @@ impl Translator for Stream {
             if self.finish.is_some() {
                 out.extend(self.end());
             } else {
-                let e = ApiError::new(502, ErrorType::Upstream, "the upstream stream ended before finishing")
-                    .with_code("upstream_error");
+                let e = ApiError::new(
+                    502,
+                    ErrorType::Upstream,
+                    "the upstream stream ended before finishing",
+                )
+                .with_code("upstream_error");
                 out.extend(self.fail(&e));
             }
         }
@@ -291,9 +346,15 @@ impl Translator for Stream {
         }
         let body = error.to_openai_json();
         let e = &body["error"];
-        let mut out = self.event("error", json!({"code": e["code"], "message": e["message"], "param": e["param"]}));
-        let mut r = self.echo.response("failed", self.output.clone(), usage(self.usage.as_ref()));
-        r["error"] = json!({"code": e["code"].as_str().unwrap_or("server_error"), "message": e["message"]});
+        let mut out = self.event(
+            "error",
+            json!({"code": e["code"], "message": e["message"], "param": e["param"]}),
+        );
+        let mut r = self
+            .echo
+            .response("failed", self.output.clone(), usage(self.usage.as_ref()));
+        r["error"] =
+            json!({"code": e["code"].as_str().unwrap_or("server_error"), "message": e["message"]});
         out.extend(self.event("response.failed", json!({"response": r})));
         out
     }
@@ -318,29 +379,60 @@ mod tests {
         let mut p = Parser::default();
         let mut all = p.push(bytes);
         all.extend(p.finish());
-        all.iter().map(|e| serde_json::from_str(&e.data).unwrap()).collect()
+        all.iter()
+            .map(|e| serde_json::from_str(&e.data).unwrap())
+            .collect()
     }
 
     fn chunk(delta: Value, finish: Value) -> String {
-        format!("data: {}\n\n", json!({"id": "c", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}))
+        format!(
+            "data: {}\n\n",
+            json!({"id": "c", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
     }
 
     #[test]
     fn tool_call_only_turn() {
         let mut s = Stream::new(echo());
-        let mut out = s.push(chunk(json!({"role": "assistant", "content": ""}), Value::Null).as_bytes());
+        let mut out =
+            s.push(chunk(json!({"role": "assistant", "content": ""}), Value::Null).as_bytes());
         out.extend(s.push(chunk(json!({"tool_calls": [{"index": 0, "id": "call_1", "function": {"name": "f", "arguments": ""}}]}), Value::Null).as_bytes()));
-        out.extend(s.push(chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"a\":"}}]}), Value::Null).as_bytes()));
-        out.extend(s.push(chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}), Value::Null).as_bytes()));
+        out.extend(
+            s.push(
+                chunk(
+                    json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"a\":"}}]}),
+                    Value::Null,
+                )
+                .as_bytes(),
+            ),
+        );
+        out.extend(
+            s.push(
+                chunk(
+                    json!({"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}),
+                    Value::Null,
+                )
+                .as_bytes(),
+            ),
+        );
         out.extend(s.push(chunk(json!({}), json!("tool_calls")).as_bytes()));
         out.extend(s.push(b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n"));
         out.extend(s.finish());
         let ev = events(&out);
         let types: Vec<&str> = ev.iter().map(|e| e["type"].as_str().unwrap()).collect();
-        assert_eq!(types, [
-            "response.created", "response.in_progress", "response.output_item.added",
-            "response.function_call_arguments.delta", "response.function_call_arguments.delta",
-            "response.function_call_arguments.done", "response.output_item.done", "response.completed"]);
+        assert_eq!(
+            types,
+            [
+                "response.created",
+                "response.in_progress",
+                "response.output_item.added",
+                "response.function_call_arguments.delta",
+                "response.function_call_arguments.delta",
+                "response.function_call_arguments.done",
+                "response.output_item.done",
+                "response.completed"
+            ]
+        );
         for (i, e) in ev.iter().enumerate() {
             assert_eq!(e["sequence_number"], i as u64);
         }
@@ -362,15 +454,28 @@ mod tests {
         let last = ev.last().unwrap();
         assert_eq!(last["type"], "response.incomplete");
         assert_eq!(last["response"]["output"][1]["content"][0]["text"], "Hi!");
-        let text_done = ev.iter().find(|e| e["type"] == "response.output_text.done").unwrap();
-        assert_eq!((text_done["output_index"].as_u64(), text_done["text"].as_str()), (Some(1), Some("Hi!")));
-        assert!(ev.iter().any(|e| e["type"] == "response.reasoning_summary_text.delta"));
+        let text_done = ev
+            .iter()
+            .find(|e| e["type"] == "response.output_text.done")
+            .unwrap();
+        assert_eq!(
+            (
+                text_done["output_index"].as_u64(),
+                text_done["text"].as_str()
+            ),
+            (Some(1), Some("Hi!"))
+        );
+        assert!(ev
+            .iter()
+            .any(|e| e["type"] == "response.reasoning_summary_text.delta"));
     }
 
     #[test]
     fn errors_early_and_midway() {
         let mut s = Stream::new(echo());
-        assert!(s.push(b"data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}\n\n").is_empty());
+        assert!(s
+            .push(b"data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}\n\n")
+            .is_empty());
         assert!(s.early_error().is_some());
         let mut s = Stream::new(echo());
         let mut out = s.push(chunk(json!({"content": "Hi"}), Value::Null).as_bytes());
