@@ -21,10 +21,12 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
     let inbound = Inbound::new(request);
     let settings = Settings::load("openai");
     match (inbound.method.as_str(), inbound.path.as_str()) {
-        ("POST", path @ ("/chat/completions" | "/completions" | "/embeddings" | "/responses")) => match call(&inbound, &settings, path) {
-            Ok(response) => forward(response, out, &settings, &inbound),
-            Err(e) => respond_error(out, &e, false),
-        },
+        ("POST", path @ ("/chat/completions" | "/completions" | "/embeddings" | "/responses")) => {
+            match call(&inbound, &settings, path) {
+                Ok(response) => forward(response, out, &settings, &inbound),
+                Err(e) => respond_error(out, &e, false),
+            }
+        }
         ("GET", "/health") => respond_json(out, 200, &settings.health(&inbound), &[]),
         _ => respond_error(
             out,

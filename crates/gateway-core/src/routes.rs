@@ -173,9 +173,18 @@ mod tests {
 
     #[test]
     fn openai_surface_routes() {
-        assert_eq!(Route::resolve("POST", "/v1/embeddings").unwrap(), Route::Embeddings);
-        assert_eq!(Route::resolve("POST", "/completions").unwrap(), Route::Completions);
-        assert_eq!(Route::resolve("POST", "/v1/responses").unwrap(), Route::Responses);
+        assert_eq!(
+            Route::resolve("POST", "/v1/embeddings").unwrap(),
+            Route::Embeddings
+        );
+        assert_eq!(
+            Route::resolve("POST", "/completions").unwrap(),
+            Route::Completions
+        );
+        assert_eq!(
+            Route::resolve("POST", "/v1/responses").unwrap(),
+            Route::Responses
+        );
         assert_eq!(
             Route::resolve("GET", "/v1/responses/resp_1").unwrap(),
             Route::GetResponse("resp_1".into())
@@ -184,8 +193,16 @@ mod tests {
             Route::resolve("DELETE", "/v1/responses/resp_1").unwrap(),
             Route::DeleteResponse("resp_1".into())
         );
-        assert_eq!(Route::resolve("POST", "/v1/responses/x").unwrap_err().status, 405);
-        assert_eq!(Route::resolve("GET", "/v1/embeddings").unwrap_err().status, 405);
+        assert_eq!(
+            Route::resolve("POST", "/v1/responses/x")
+                .unwrap_err()
+                .status,
+            405
+        );
+        assert_eq!(
+            Route::resolve("GET", "/v1/embeddings").unwrap_err().status,
+            405
+        );
     }
 
     #[test]

@@ -360,7 +360,7 @@ fn openai_surface_requests_and_bridges() {
     let name = "embeddings/response.gemini.json";
     each_variant(name, &parsed(name), 72, |v| {
         let body = object(&json!({"model": "m", "input": ["a", "b"]}));
-        if let Ok(mut answer) = embeddings::from_gemini(&[v.clone()], &body, "m") {
+        if let Ok(mut answer) = embeddings::from_gemini(std::slice::from_ref(v), &body, "m") {
             embeddings::to_base64(&mut answer);
         }
         let mut any = json!({"data": [{"embedding": v}]});
@@ -377,7 +377,7 @@ fn openai_surface_requests_and_bridges() {
             for i in 0..r.prompts.len() + 1 {
                 let _ = r.chat_body(i, "m");
             }
-            let c = completions::from_chat(&[v.clone()], "m", "id", 0);
+            let c = completions::from_chat(std::slice::from_ref(v), "m", "id", 0);
             let _ = completions::as_stream(&c, true);
         }
         Err(e) => refused(&e),
@@ -388,7 +388,7 @@ fn openai_surface_requests_and_bridges() {
             Ok(r) => {
                 let _ = r.upstream_body("m");
                 let _ = r.refuse_built_in_tools("anthropic");
-                let _ = r.chat_body(&[v.clone()], "m");
+                let _ = r.chat_body(std::slice::from_ref(v), "m");
                 let echo = Echo {
                     id: "resp_x".into(),
                     created_at: 0,
@@ -414,7 +414,7 @@ fn openai_surface_requests_and_bridges() {
         };
         let out = response::from_chat(v, &echo);
         let _ = response::output_messages(&out);
-        let _ = completions::from_chat(&[v.clone()], "m", "id", 0);
+        let _ = completions::from_chat(std::slice::from_ref(v), "m", "id", 0);
     });
     let cases: [(&str, MakeTranslator); 4] = [
         ("completions/stream_text.openai.sse", || {
