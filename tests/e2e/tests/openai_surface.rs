@@ -507,3 +507,77 @@ async fn bad_input_is_refused_before_any_upstream_call() {
     }
     assert!(g.mock.requests().is_empty());
 }
+
+/// Randomly broken bodies on the three endpoints: every answer is a success or OpenAI's error
+/// JSON with a 4xx/5xx status the gateway chose, never a trap (an empty 500) or a hang.
+#[tokio::test]
+async fn randomized_bad_bodies_never_crash_the_gateway() {
+    let g = start().await;
+    let bases = [
+        (
+            "/v1/embeddings",
+            json!({"model": "gemini-embed", "input": ["a", "b"], "dimensions": 4, "encoding_format": "base64"}),
+        ),
+        (
+            "/v1/completions",
+            json!({"model": "claude-test", "prompt": ["a", "b"], "max_tokens": 5, "stream": false}),
+        ),
+        (
+            "/v1/responses",
+            json!({"model": "gemini-test", "input": [{"role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+            {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"}, {"type": "function_call_output", "call_id": "c", "output": "x"}],
+            "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}], "max_output_tokens": 20}),
+        ),
+    ];
+    let odd = [
+        json!(null),
+        json!(-1),
+        json!(0),
+        json!(1.5),
+        json!(""),
+        json!("x"),
+        json!([]),
+        json!([1, "a"]),
+        json!({}),
+        json!(true),
+        json!([[]]),
+        json!(u64::MAX),
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    for (path, base) in bases {
+        for _ in 0..40 {
+            let mut body = base.clone();
+            let keys: Vec<String> = body.as_object().unwrap().keys().cloned().collect();
+            let key = &keys[next(keys.len())];
+            match next(3) {
+                0 => {
+                    body.as_object_mut().unwrap().remove(key);
+                }
+                1 => body[key] = odd[next(odd.len())].clone(),
+                _ => {
+                    if let Some(items) = body[key].as_array_mut().filter(|a| !a.is_empty()) {
+                        let i = next(items.len());
+                        items[i] = odd[next(odd.len())].clone();
+                    } else {
+                        body[key] = odd[next(odd.len())].clone();
+                    }
+                }
+            }
+            let (status, _, v) = g.post(path, &body).await;
+            assert!(
+                status == 200 || v.get("error").is_some(),
+                "{path} {body}: {status} {v}"
+            );
+            assert!(
+                status != 500 || v["error"]["code"] != json!(null),
+                "{path} {body}: {v}"
+            );
+        }
+    }
+}
