@@ -1,8 +1,9 @@
 //! Responses the gateway keeps (`store` not false), so that `previous_response_id` continues a
 //! conversation on any provider and `GET`/`DELETE /v1/responses/{id}` work. Kept in the durable
 //! key-value store `default` under `responses/<id>` as JSON `{"key_id", "expires_at_ms",
-//! "response", "messages"}` (`messages`: the conversation as chat messages, without the
-//! instructions). Readable only by the key that created it; another key, or a response past its
+//! "response", "messages", "native_deployment"}` (`messages`: the conversation as chat messages,
+//! without the instructions; `native_deployment`: the deployment whose own Responses API made
+//! it, which can continue it natively). Readable only by the key that created it; another key, or a response past its
 //! retention, is not found (an expired one is deleted when met).
 
 use gateway_core::{ApiError, ErrorType};
@@ -18,6 +19,8 @@ pub struct Stored {
     pub response: Value,
     /// The conversation up to and including it, as chat messages.
     pub messages: Vec<Value>,
+    /// The deployment whose own Responses API answered, if one did.
+    pub native_deployment: Option<String>,
 }
 
 fn now_ms() -> u64 {
@@ -75,16 +78,17 @@ pub fn load(id: &str, key_id: &str) -> Result<Option<Stored>, ApiError> {
     Ok(Some(Stored {
         response: v["response"].clone(),
         messages: v["messages"].as_array().cloned().unwrap_or_default(),
+        native_deployment: v["native_deployment"].as_str().map(str::to_string),
     }))
 }
 
 /// Keeps a response and its conversation for `key_id`; failures are logged.
-pub fn save(key_id: &str, response: &Value, messages: Vec<Value>) {
+pub fn save(key_id: &str, response: &Value, messages: Vec<Value>, native_deployment: Option<&str>) {
     let Some(id) = response.get("id").and_then(Value::as_str) else {
         return;
     };
     let record = json!({"key_id": key_id, "expires_at_ms": now_ms() + RETENTION_MS,
-        "response": response, "messages": messages});
+        "response": response, "messages": messages, "native_deployment": native_deployment});
     match bucket() {
         Ok(b) => {
             if let Err(e) = b.set(&key(id), record.to_string().as_bytes()) {

@@ -97,10 +97,12 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
             return respond_error(out, &e.with_headers(ledger.routing_headers(None)), false);
         }
     };
+    let native_deployment = matches!(answer, Answer::Native(_)).then(|| d.id.clone());
     let mut keeper = Keeper {
         key_id: &key_id,
         request: &request,
         history,
+        native_deployment,
         kept: false,
     };
     match answer {
@@ -176,6 +178,7 @@ struct Keeper<'a> {
     key_id: &'a str,
     request: &'a ResponsesRequest,
     history: Option<Stored>,
+    native_deployment: Option<String>,
     kept: bool,
 }
 
@@ -188,7 +191,12 @@ impl Keeper<'_> {
         let mut messages = self.history.take().map(|h| h.messages).unwrap_or_default();
         messages.extend(self.request.input_messages().unwrap_or_default());
         messages.extend(bridged_response::output_messages(response));
-        response_store::save(self.key_id, response, messages);
+        response_store::save(
+            self.key_id,
+            response,
+            messages,
+            self.native_deployment.as_deref(),
+        );
     }
 }
 
@@ -224,8 +232,8 @@ impl gateway_core::sse::Translator for Keeping<'_, '_> {
     }
 }
 
-/// One attempt on `d`: native when the provider has the Responses API and the conversation is
-/// not one the gateway keeps, else through chat.
+/// One attempt on `d`: native when the provider has the Responses API and the conversation (if
+/// any) was made by this deployment's own Responses API, else through chat.
 fn attempt(
     config: &Config,
     d: &Deployment,
@@ -234,7 +242,9 @@ fn attempt(
     history: Option<&Stored>,
     limits: &AttemptLimits,
 ) -> Result<Answer, ApiError> {
-    if native(d) && history.is_none() {
+    let continues_natively =
+        history.is_none_or(|h| h.native_deployment.as_deref() == Some(d.id.as_str()));
+    if native(d) && continues_natively {
         let body = params::for_deployment(config, d, policy, &request.body);
         let request = ResponsesRequest {
             body,

@@ -581,3 +581,39 @@ async fn randomized_bad_bodies_never_crash_the_gateway() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_native_response_continues_natively_on_its_deployment_and_through_chat_elsewhere() {
+    let g = start().await;
+    let (status, _, first) = g
+        .post(
+            "/v1/responses",
+            &json!({"model": "gpt-test", "input": "My name is Ada."}),
+        )
+        .await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["id"], "resp_mock1");
+    g.mock.clear();
+    let (status, _, v) = g
+        .post(
+            "/v1/responses",
+            &json!({"model": "gpt-test", "input": "Name?", "previous_response_id": "resp_mock1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let sent: Value = serde_json::from_str(&g.upstream("/v1/responses")[0].body).unwrap();
+    assert_eq!(
+        sent["previous_response_id"], "resp_mock1",
+        "OpenAI keeps its own conversation"
+    );
+    g.mock.clear();
+    let (status, _, v) = g
+        .post("/v1/responses", &json!({"model": "claude-test", "input": "Name?", "previous_response_id": "resp_mock1"}))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let sent = &g.upstream("/v1/messages")[0].body;
+    assert!(
+        sent.contains("My name is Ada.") && sent.contains("Hello from mock responses"),
+        "{sent}"
+    );
+}
