@@ -6,6 +6,9 @@
 //!   `{api_base}/models/{model}:generateContent` (or `:streamGenerateContent?alt=sse`) and back.
 //! - `POST /count_tokens`: the same request counted with `:countTokens`, answered as
 //!   `{"object": "response.input_tokens", "input_tokens": n}`.
+//! - `POST /embeddings`: an OpenAI embeddings request, sent as `:batchEmbedContents` calls of at
+//!   most 100 inputs and answered as OpenAI's list (floats), merged in order; Gemini reports no
+//!   usage, so it is estimated and marked `x-gateway-usage: estimated`.
 
 use component_io::provider::{json_body, read_json, unix_time, Settings};
 use component_io::{respond_error, respond_json, translated, Inbound, UpstreamRequest};
@@ -13,6 +16,7 @@ use gateway_core::upstream::transport_error;
 use gateway_core::{ApiError, ErrorType};
 use spin_sdk::http::{IncomingRequest, IncomingResponse, ResponseOutparam};
 use spin_sdk::http_component;
+use translate::embeddings;
 use translate::gemini::{count, error, request, response, stream};
 
 /// Largest request body accepted from the router (the router enforces the configured limit).
@@ -27,6 +31,7 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
     match (inbound.method.as_str(), inbound.path.as_str()) {
         ("POST", "/chat/completions") => chat(&inbound, &settings, out),
         ("POST", "/count_tokens") => count_tokens(&inbound, &settings, out),
+        ("POST", "/embeddings") => embeddings(&inbound, &settings, out),
         ("GET", "/health") => respond_json(out, 200, &settings.health(&inbound), &[]),
         _ => respond_error(
             out,
@@ -111,6 +116,33 @@ fn count_tokens(inbound: &Inbound, settings: &Settings, out: ResponseOutparam) {
     });
     match counted {
         Ok(v) => respond_json(out, 200, &v, &[]),
+        Err(e) => respond_error(out, &e, false),
+    }
+}
+
+/// OpenAI embeddings → `batchEmbedContents` (in chunks) → OpenAI's embeddings list.
+fn embeddings(inbound: &Inbound, settings: &Settings, out: ResponseOutparam) {
+    let answered = json_body(inbound, MAX_BODY).and_then(|body| {
+        let model = body
+            .get("model")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let mut answers = Vec::new();
+        for batch in embeddings::gemini_batches(&body, &model)? {
+            let method = format!("{model}:batchEmbedContents");
+            let upstream = post(inbound, settings, &method, &batch)?;
+            answers.push(read_json(&upstream, &settings.name, MAX_ANSWER)?);
+        }
+        embeddings::from_gemini(&answers, &body, &model)
+    });
+    match answered {
+        Ok(v) => respond_json(
+            out,
+            200,
+            &v,
+            &[("x-gateway-usage".into(), "estimated".into())],
+        ),
         Err(e) => respond_error(out, &e, false),
     }
 }

@@ -1,7 +1,8 @@
 //! Provider adapter for OpenAI-format upstreams. The same build serves two Spin components:
 //! `provider-openai` (only `https://api.openai.com`, key variable `openai_api_key`) and
 //! `provider-openai-compatible` (self-hosted vLLM, KServe, Ollama, llama.cpp: hosts from a
-//! deploy-time variable). Which one it is comes from its own component variables.
+//! deploy-time variable). Which one it is comes from its own component variables. Chat,
+//! legacy completions, embeddings and the Responses API are relayed as they are.
 
 use component_io::outbound::{for_each_chunk_within, response_header};
 use component_io::provider::Settings;
@@ -20,10 +21,12 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
     let inbound = Inbound::new(request);
     let settings = Settings::load("openai");
     match (inbound.method.as_str(), inbound.path.as_str()) {
-        ("POST", "/chat/completions") => match chat(&inbound, &settings) {
-            Ok(response) => forward(response, out, &settings, &inbound),
-            Err(e) => respond_error(out, &e, false),
-        },
+        ("POST", path @ ("/chat/completions" | "/completions" | "/embeddings" | "/responses")) => {
+            match call(&inbound, &settings, path) {
+                Ok(response) => forward(response, out, &settings, &inbound),
+                Err(e) => respond_error(out, &e, false),
+            }
+        }
         ("GET", "/health") => respond_json(out, 200, &settings.health(&inbound), &[]),
         _ => respond_error(
             out,
@@ -37,14 +40,16 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
     }
 }
 
-/// Sends the canonical request upstream and returns the upstream's successful answer.
-fn chat(
+/// Sends the router's request to the same `path` upstream (`/chat/completions`, `/completions`,
+/// `/embeddings`, `/responses`) and returns the upstream's successful answer.
+fn call(
     inbound: &Inbound,
     settings: &Settings,
+    path: &str,
 ) -> Result<spin_sdk::http::IncomingResponse, ApiError> {
     let body = inbound.body(MAX_BODY)?;
     let base = settings.api_base(inbound)?;
-    let url = format!("{base}/chat/completions");
+    let url = format!("{base}{path}");
     let mut headers = vec![
         ("content-type".to_string(), "application/json".to_string()),
         (

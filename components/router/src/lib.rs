@@ -3,13 +3,18 @@
 
 mod admission;
 mod chat;
+mod completions;
 mod config_source;
+mod embeddings;
 mod gate;
 mod health;
 mod ledger;
 mod messages;
 mod params;
+mod passthrough;
 mod provider;
+mod response_store;
+mod responses;
 mod route;
 
 use component_io::{respond_error, respond_json, Inbound};
@@ -37,6 +42,17 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         Route::ChatCompletions => with_admitted(out, false, |config, out| {
             chat::handle(&inbound, config, out)
         }),
+        Route::Embeddings => with_admitted(out, false, |config, out| {
+            embeddings::handle(&inbound, config, out)
+        }),
+        Route::Completions => with_admitted(out, false, |config, out| {
+            completions::handle(&inbound, config, out)
+        }),
+        Route::Responses => with_admitted(out, false, |config, out| {
+            responses::handle(&inbound, config, out)
+        }),
+        Route::GetResponse(id) => responses::get(&inbound, &id, out),
+        Route::DeleteResponse(id) => responses::delete(&inbound, &id, out),
         Route::Messages => with_admitted(out, true, |config, out| {
             messages::handle(&inbound, config, out)
         }),

@@ -7,6 +7,16 @@ use crate::error::{ApiError, ErrorType};
 pub enum Route {
     /// `POST /v1/chat/completions`.
     ChatCompletions,
+    /// `POST /v1/embeddings`.
+    Embeddings,
+    /// `POST /v1/completions` (legacy text completions).
+    Completions,
+    /// `POST /v1/responses` (OpenAI Responses API).
+    Responses,
+    /// `GET /v1/responses/{id}`: a response the gateway stored.
+    GetResponse(String),
+    /// `DELETE /v1/responses/{id}`.
+    DeleteResponse(String),
     /// `POST /v1/messages` (Anthropic Messages front door).
     Messages,
     /// `POST /v1/messages/count_tokens` (Anthropic's token counting, used by Claude Code).
@@ -50,6 +60,9 @@ impl Route {
         let bare = bare.unwrap_or(trimmed);
         let (route, allowed) = match bare {
             "/chat/completions" => (Route::ChatCompletions, "POST"),
+            "/embeddings" => (Route::Embeddings, "POST"),
+            "/completions" => (Route::Completions, "POST"),
+            "/responses" => (Route::Responses, "POST"),
             "/messages" => (Route::Messages, "POST"),
             "/messages/count_tokens" => (Route::CountTokens, "POST"),
             "/models" => (Route::ListModels, "GET"),
@@ -57,6 +70,23 @@ impl Route {
             "/health/liveliness" => (Route::Liveliness, "GET"),
             "/health/readiness" => (Route::Readiness, "GET"),
             other => {
+                if let Some(id) = other
+                    .strip_prefix("/responses/")
+                    .filter(|id| !id.is_empty() && !id.contains('/'))
+                {
+                    let id = percent_decode(id);
+                    return match method {
+                        "GET" | "HEAD" => Ok(Route::GetResponse(id)),
+                        "DELETE" => Ok(Route::DeleteResponse(id)),
+                        _ => Err(ApiError::new(
+                            405,
+                            ErrorType::InvalidRequest,
+                            format!("Method {method} is not allowed on {path}; use GET or DELETE"),
+                        )
+                        .with_code("method_not_allowed")
+                        .with_header("allow", "GET, DELETE")),
+                    };
+                }
                 if let Some(id) = other.strip_prefix("/models/").filter(|id| !id.is_empty()) {
                     (Route::GetModel(percent_decode(id)), "GET")
                 } else if let Some((admin, m)) = ADMIN_PATHS.iter().find(|(p, _)| *p == other) {
@@ -142,6 +172,40 @@ mod tests {
         assert_eq!(
             Route::resolve("POST", "/v1/messages/count_tokens").unwrap(),
             Route::CountTokens
+        );
+    }
+
+    #[test]
+    fn openai_surface_routes() {
+        assert_eq!(
+            Route::resolve("POST", "/v1/embeddings").unwrap(),
+            Route::Embeddings
+        );
+        assert_eq!(
+            Route::resolve("POST", "/completions").unwrap(),
+            Route::Completions
+        );
+        assert_eq!(
+            Route::resolve("POST", "/v1/responses").unwrap(),
+            Route::Responses
+        );
+        assert_eq!(
+            Route::resolve("GET", "/v1/responses/resp_1").unwrap(),
+            Route::GetResponse("resp_1".into())
+        );
+        assert_eq!(
+            Route::resolve("DELETE", "/v1/responses/resp_1").unwrap(),
+            Route::DeleteResponse("resp_1".into())
+        );
+        assert_eq!(
+            Route::resolve("POST", "/v1/responses/x")
+                .unwrap_err()
+                .status,
+            405
+        );
+        assert_eq!(
+            Route::resolve("GET", "/v1/embeddings").unwrap_err().status,
+            405
         );
     }
 

@@ -6,9 +6,13 @@
 
 pub mod anthropic;
 pub mod chat;
+pub mod completions;
+pub mod embeddings;
 pub mod gemini;
 pub mod messages;
 pub mod openai;
 pub mod params;
+pub mod request;
+pub mod responses;
 
 pub use gateway_core::sse::Translator;

@@ -152,3 +152,81 @@ fn messages_front_door() {
         Box::new(messages::stream::Stream::new())
     });
 }
+
+#[test]
+fn embeddings_to_and_from_gemini() {
+    let name = "embeddings/request.openai.json";
+    let req = json_input(name);
+    let body = req.as_object().unwrap();
+    check(
+        name,
+        json!(translate::embeddings::gemini_batches(body, "gemini-embedding-001").unwrap()),
+    );
+    let name = "embeddings/response.gemini.json";
+    let mut answer =
+        translate::embeddings::from_gemini(&[json_input(name)], body, "gemini-embedding-001")
+            .unwrap();
+    let floats = answer.clone();
+    translate::embeddings::to_base64(&mut answer);
+    check(name, json!({"float": floats, "base64": answer}));
+}
+
+#[test]
+fn completions_through_chat() {
+    use translate::completions::{self, CompletionRequest};
+    let name = "completions/request.openai.json";
+    let req = CompletionRequest::parse(input(name).as_bytes()).unwrap();
+    let chats: Vec<Value> = (0..2)
+        .map(|i| req.chat_body(i, "claude-haiku-4-5").unwrap())
+        .collect();
+    check(name, json!(chats));
+    let answer = json_input("messages/response_tool_calls.openai.json");
+    let _ = completions::from_chat(&[answer], "m", "cmpl-1", CREATED);
+    stream("completions/stream_text.openai.sse", || {
+        Box::new(completions::Stream::new(true))
+    });
+}
+
+#[test]
+fn responses_through_chat() {
+    use translate::responses::response::{self, Echo};
+    use translate::responses::{stream::Stream, ResponsesRequest};
+    let name = "responses/request_tools.openai.json";
+    let req = ResponsesRequest::parse(input(name).as_bytes()).unwrap();
+    check(name, req.chat_body(&[], "claude-sonnet-4-5").unwrap());
+    let echo = Echo {
+        id: "resp_67ccd2bed1ec8190".into(),
+        created_at: CREATED,
+        model: "claude-sonnet".into(),
+        request: req.body.clone(),
+        store: true,
+    };
+    let name = "messages/response_tool_calls.openai.json";
+    let answer = response::from_chat(&json_input(name), &echo);
+    check("responses/response_tool_calls", answer);
+    let e = echo.clone();
+    stream_as(
+        "messages/stream_tool_call.openai.sse",
+        "responses/stream_tool_call",
+        move || Box::new(Stream::new(e.clone())),
+    );
+    stream_as(
+        "completions/stream_text.openai.sse",
+        "responses/stream_text",
+        move || Box::new(Stream::new(echo.clone())),
+    );
+}
+
+/// [`stream`] with the expected output under another name.
+fn stream_as(name: &str, expected: &str, make: impl Fn() -> Box<dyn Translator>) {
+    let bytes = input(name);
+    let whole = run(make().as_mut(), bytes.as_bytes(), bytes.len());
+    for step in [1, 7, 64] {
+        assert_eq!(
+            run(make().as_mut(), bytes.as_bytes(), step),
+            whole,
+            "{name} every {step}"
+        );
+    }
+    check(expected, whole);
+}

@@ -328,3 +328,126 @@ fn usage_tap_reads_any_bytes() {
         let _ = tap.tokens();
     }
 }
+
+/// Embeddings, completions and Responses requests: the parsers answer `Ok` or a 4xx naming a
+/// parameter, and every bridge built from what they accept works on any chat answer or stream.
+#[test]
+fn openai_surface_requests_and_bridges() {
+    use translate::completions::{self, CompletionRequest};
+    use translate::embeddings::{self, EmbeddingsRequest};
+    use translate::responses::response::{self, Echo};
+    use translate::responses::{stream as rstream, ResponsesRequest};
+    let refused = |e: &ApiError| {
+        assert!(
+            (400..500).contains(&e.status) && (e.param.is_some() || e.code.is_some()),
+            "{e:?}"
+        )
+    };
+    let name = "embeddings/request.openai.json";
+    each_variant(name, &parsed(name), 71, |v| match EmbeddingsRequest::parse(
+        v.to_string().as_bytes(),
+    ) {
+        Ok(r) => {
+            let _ = r.upstream_body("m");
+            let gemini = json_input_answer(v);
+            if let Ok(b) = embeddings::gemini_batches(&object(v), "m") {
+                let _ = embeddings::from_gemini(&[gemini], &object(v), "m");
+                let _ = b.len();
+            }
+        }
+        Err(e) => refused(&e),
+    });
+    let name = "embeddings/response.gemini.json";
+    each_variant(name, &parsed(name), 72, |v| {
+        let body = object(&json!({"model": "m", "input": ["a", "b"]}));
+        if let Ok(mut answer) = embeddings::from_gemini(std::slice::from_ref(v), &body, "m") {
+            embeddings::to_base64(&mut answer);
+        }
+        let mut any = json!({"data": [{"embedding": v}]});
+        embeddings::to_base64(&mut any);
+    });
+    let name = "completions/request.openai.json";
+    each_variant(name, &parsed(name), 73, |v| match CompletionRequest::parse(
+        v.to_string().as_bytes(),
+    ) {
+        Ok(mut r) => {
+            let _ = r.upstream_body("m");
+            let _ = r.check_bridgeable("anthropic", false);
+            let _ = r.check_bridgeable("anthropic", true);
+            for i in 0..r.prompts.len() + 1 {
+                let _ = r.chat_body(i, "m");
+            }
+            let c = completions::from_chat(std::slice::from_ref(v), "m", "id", 0);
+            let _ = completions::as_stream(&c, true);
+        }
+        Err(e) => refused(&e),
+    });
+    let name = "responses/request_tools.openai.json";
+    each_variant(name, &parsed(name), 74, |v| {
+        match ResponsesRequest::parse(v.to_string().as_bytes()) {
+            Ok(r) => {
+                let _ = r.upstream_body("m");
+                let _ = r.refuse_built_in_tools("anthropic");
+                let _ = r.chat_body(std::slice::from_ref(v), "m");
+                let echo = Echo {
+                    id: "resp_x".into(),
+                    created_at: 0,
+                    model: "m".into(),
+                    request: r.body.clone(),
+                    store: r.store,
+                };
+                let out = response::from_chat(v, &echo);
+                let _ = response::output_messages(&out);
+                let _ = response::tokens(v);
+            }
+            Err(e) => refused(&e),
+        }
+    });
+    let name = "messages/response_tool_calls.openai.json";
+    each_variant(name, &parsed(name), 75, |v| {
+        let echo = Echo {
+            id: "resp_x".into(),
+            created_at: 0,
+            model: "m".into(),
+            request: object(v),
+            store: true,
+        };
+        let out = response::from_chat(v, &echo);
+        let _ = response::output_messages(&out);
+        let _ = completions::from_chat(std::slice::from_ref(v), "m", "id", 0);
+    });
+    let cases: [(&str, MakeTranslator); 4] = [
+        ("completions/stream_text.openai.sse", || {
+            Box::new(completions::Stream::new(true))
+        }),
+        ("messages/stream_tool_call.openai.sse", || {
+            Box::new(completions::Stream::new(false))
+        }),
+        ("completions/stream_text.openai.sse", || {
+            Box::new(rstream::Stream::new(echo()))
+        }),
+        ("messages/stream_tool_call.openai.sse", || {
+            Box::new(rstream::Stream::new(echo()))
+        }),
+    ];
+    for (i, (name, make)) in cases.into_iter().enumerate() {
+        each_stream_variant(name, 81 + i as u64, |bytes, step| {
+            translate_stream(make())(bytes, step)
+        });
+    }
+}
+
+fn echo() -> translate::responses::response::Echo {
+    translate::responses::response::Echo {
+        id: "resp_x".into(),
+        created_at: 0,
+        model: "m".into(),
+        request: Map::new(),
+        store: true,
+    }
+}
+
+/// A Gemini embeddings answer shaped from whatever `v` is.
+fn json_input_answer(v: &Value) -> Value {
+    json!({"embeddings": [{"values": v.get("dimensions").cloned().unwrap_or(json!([0.5]))}]})
+}

@@ -129,6 +129,9 @@ pub async fn generate(state: &Arc<State>, r: &Recorded, req: &Value) -> Response
     if method == "countTokens" {
         return count_tokens(&model, req);
     }
+    if method == "batchEmbedContents" {
+        return crate::embed::gemini(&model, req);
+    }
     let stream = method == "streamGenerateContent";
     if stream && !query.split('&').any(|p| p == "alt=sse") {
         return error(400, "mock: streamGenerateContent without alt=sse answers a JSON array; the gateway must ask for SSE");

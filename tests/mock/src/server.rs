@@ -193,6 +193,19 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let path = recorded.path.split('?').next().unwrap_or("");
     if path.ends_with("/chat/completions") {
         crate::openai::chat(&state, &recorded, &json).await
+    } else if let Some(refused) = (path.ends_with("/v1/completions")
+        || path.ends_with("/v1/embeddings")
+        || path.ends_with("/v1/responses"))
+    .then(|| crate::legacy_and_responses::refuse_key(&state, &recorded))
+    .flatten()
+    {
+        refused
+    } else if path.ends_with("/v1/completions") {
+        crate::legacy_and_responses::completions(&state, &json).await
+    } else if path.ends_with("/v1/embeddings") {
+        crate::embed::openai(&json)
+    } else if path.ends_with("/v1/responses") {
+        crate::legacy_and_responses::responses(&state, &json).await
     } else if path.ends_with("/v1/messages/count_tokens") {
         crate::anthropic::count_tokens(&state, &recorded, &json)
     } else if path.ends_with("/v1/messages") {
