@@ -1,6 +1,6 @@
 // Try it: a streamed chat completion to any model with a chosen key (a virtual key pasted here,
 // or the master key), with time to first token, latency, tokens and cost (read back from the
-// request log by the call id once the stream ends). The pasted key is never stored.
+// request log once the stream ends). The pasted key is never stored.
 
 import { api, errorOf, masterKey, url } from './api.js';
 import { errorBox, field, fmt, h, put } from './dom.js';
@@ -26,13 +26,15 @@ export function render(main, signal) {
     put(answer); put(stats); put(status);
     send.disabled = true;
     const started = performance.now();
+    const sentAt = Date.now();
+    const chosen = model.value;
     let first = null;
     let usage = null;
     try {
       const response = await fetch(url('v1/chat/completions'), {
         method: 'POST', signal, credentials: 'omit', cache: 'no-store',
         headers: { authorization: `Bearer ${key.value.trim() || masterKey()}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: model.value, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: prompt.value }] }),
+        body: JSON.stringify({ model: chosen, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: prompt.value }] }),
       });
       if (!response.ok) throw await errorOf(response);
       const callId = response.headers.get('x-litellm-call-id');
@@ -68,9 +70,18 @@ export function render(main, signal) {
         line('Time to first token', fmt.ms(first)), line('Latency', fmt.ms(total)),
         line('Tokens in / out', usage ? `${fmt.int(usage.prompt_tokens)} / ${fmt.int(usage.completion_tokens)}` : '–'), cost),
       callId ? h('p', { class: 'muted' }, 'Call id ', h('code', {}, callId)) : null);
-      // The request log knows the cost once the stream has been recorded.
-      const rows = callId ? await api('spend/logs', { signal, query: { request_id: callId, limit: 1 } }).catch(() => []) : [];
-      cost.querySelector('strong').textContent = rows && rows.length ? fmt.usd(rows[0].spend) : '–';
+      // The request log has the cost once the stream is recorded, just after its end. Its rows
+      // carry no call id of the answer, so the row is this model's request started closest to
+      // when this one was sent (by this browser's clock).
+      let spend = null;
+      for (let i = 0; spend === null && i < 6; i += 1) {
+        const rows = await api('spend/logs', { signal, query: { limit: 20 } }).catch(() => []);
+        const near = (rows || []).filter((r) => r.model === chosen && Math.abs(r.started_at_ms - sentAt) < 5000)
+          .sort((x, y) => Math.abs(x.started_at_ms - sentAt) - Math.abs(y.started_at_ms - sentAt));
+        if (near.length) spend = near[0].spend;
+        else await new Promise((done) => { setTimeout(done, 250 * (i + 1)); });
+      }
+      cost.querySelector('strong').textContent = spend === null ? '–' : fmt.usd(spend);
     } catch (e) {
       if (e.name !== 'AbortError') put(status, errorBox(e));
     } finally {
