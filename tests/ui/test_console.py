@@ -11,9 +11,10 @@ from pathlib import Path
 
 import openai
 import pytest
-from conftest import MASTER_KEY, XSS_ALIAS, XSS_MODEL, sign_in
+from hosts import MASTER_KEY
 from playwright.sync_api import expect
 from proxy import PrefixProxy
+from ui_support import XSS_ALIAS, XSS_MODEL, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
