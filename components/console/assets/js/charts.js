@@ -1,8 +1,23 @@
 // Time-series charts with uPlot (vendored, see vendor/README.md). uPlot writes labels as text.
+// It is loaded only when a page draws charts, so the other pages do not parse it.
 
 import { h } from './dom.js';
 
 const PALETTE = ['#1f6feb', '#e8590c', '#2f9e44', '#c92a2a', '#7048e8', '#0c8599', '#d6336c', '#5c7cfa', '#868e96', '#f08c00'];
+
+let library = null;
+/** Loads uPlot (once) from the console's own files. */
+export function loadCharts() {
+  if (window.uPlot) return Promise.resolve();
+  library ??= new Promise((resolve, reject) => {
+    const script = document.createElement('script');
+    script.src = 'vendor/uPlot.iife.min.js';
+    script.onload = resolve;
+    script.onerror = () => { library = null; reject(new Error('The chart library did not load.')); };
+    document.head.append(script);
+  });
+  return library;
+}
 
 /** A colour per series index. */
 export const colour = (i) => PALETTE[i % PALETTE.length];

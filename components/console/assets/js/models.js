@@ -9,7 +9,7 @@ import { errorBox, field, h, num, put, table, values } from './dom.js';
 import { stateBadge } from './health.js';
 
 const KEY_VARIABLES = ['', 'os.environ/OPENAI_API_KEY', 'os.environ/ANTHROPIC_API_KEY', 'os.environ/GEMINI_API_KEY', 'os.environ/HOSTED_VLLM_API_KEY'];
-const perMillion = (p) => (p === undefined || p === null ? '–' : `$${(p * 1e6).toFixed(2)}`);
+const perMillion = (p) => (p === undefined || p === null ? 'built-in' : `$${(p * 1e6).toFixed(2)}`);
 
 function modelForm(entry, onSubmit, submitLabel) {
   const p = (entry && entry.litellm_params) || {};
@@ -62,20 +62,17 @@ export function render(main, signal) {
     h('div', { class: 'split' }, body, side));
 
   async function load() {
+    // Both at once: the page waits for the slower one only.
+    const health = api('health', { signal }).catch(() => null);
     let models;
-    let deployments = new Map();
     try {
       models = (await api('model/info', { signal })).data || [];
     } catch (e) {
       if (e.name !== 'AbortError') put(body, errorBox(e));
       return;
     }
-    try {
-      const health = await api('health', { signal });
-      deployments = new Map((health.deployments || []).map((d) => [d.id, d]));
-    } catch (e) {
-      if (e.name === 'AbortError') return;
-    }
+    const state = await health;
+    const deployments = new Map(((state && state.deployments) || []).map((d) => [d.id, d]));
     const groups = new Map();
     for (const m of models) {
       if (!groups.has(m.model_name)) groups.set(m.model_name, []);
@@ -90,7 +87,7 @@ export function render(main, signal) {
         { label: 'Upstream model', value: (m) => m.upstream_model },
         { label: 'API base', value: (m) => m.litellm_params.api_base || 'default' },
         { label: 'Key', value: (m) => m.litellm_params.api_key || 'default' },
-        { label: 'In / out per 1M', value: (m) => `${perMillion(m.model_info.input_cost_per_token)} / ${perMillion(m.model_info.output_cost_per_token)}` },
+        { label: 'In / out per 1M tokens', value: (m) => `${perMillion(m.model_info.input_cost_per_token)} / ${perMillion(m.model_info.output_cost_per_token)}` },
         { label: 'RPM / TPM', value: (m) => `${m.litellm_params.rpm ?? '–'} / ${m.litellm_params.tpm ?? '–'}` },
         { label: 'Health', value: (m) => stateBadge(deployments.get(m.model_info.id)) },
         { label: '', value: (m) => (m.model_info.read_only ? null : h('span', { class: 'row-actions' },

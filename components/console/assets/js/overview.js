@@ -2,7 +2,7 @@
 // provider, from `GET /usage/series` (the rollup tables, never raw rows).
 
 import { api } from './api.js';
-import { chart } from './charts.js';
+import { chart, loadCharts } from './charts.js';
 import { errorBox, fmt, h, put, table } from './dom.js';
 
 const RANGES = {
@@ -35,7 +35,10 @@ async function load(body, signal) {
   put(body, h('p', { class: 'muted' }, 'Loading…'));
   let answer;
   try {
-    answer = await api('usage/series', { signal, query: { start_date: end - r.seconds, end_date: end, bucket: r.bucket, group_by: groupBy } });
+    [answer] = await Promise.all([
+      api('usage/series', { signal, query: { start_date: end - r.seconds, end_date: end, bucket: r.bucket, group_by: groupBy } }),
+      loadCharts(),
+    ]);
   } catch (e) {
     if (e.name === 'AbortError') return;
     put(body, errorBox(e));

@@ -53,7 +53,7 @@ export function render(main, signal) {
       put(status);
       const shown = provider ? rows.filter((r) => r.provider === provider) : rows;
       put(list, table([
-        { label: 'Time (UTC)', value: (r) => fmt.time(r.started_at_ms) },
+        { label: 'Time (UTC)', value: (r) => fmt.time(r.started_at_ms), class: 'nowrap' },
         { label: 'Key', value: (r) => r.key_alias || r.key_id || '–' },
         { label: 'Model', value: (r) => r.model || '–' },
         { label: 'Provider', value: (r) => r.provider || '–' },
