@@ -301,7 +301,7 @@ def test_screenshots(console, gateway):
     out = Path(os.environ["CONSOLE_SCREENSHOTS"])
     out.mkdir(parents=True, exist_ok=True)
     admin(gateway, "key/generate", {"key_alias": "team-a", "rpm_limit": 60, "max_budget": 25})
-    for model in ["gpt-test", "claude-test", "gemini-test", "llama-test"]:
+    for model in ["gpt-test", "claude-test", "gemini-test", "llama-test", "pair", "broken"]:
         for _ in range(3):
             chat(gateway, model=model)
     page = console.page

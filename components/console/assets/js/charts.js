@@ -44,7 +44,9 @@ export function chart(title, xs, lines, format = (v) => String(v)) {
     legend: { live: true },
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true } },
-    axes: [{}, { size: 64, values: (_, ticks) => ticks.map(format) }],
+    // Times in UTC, like the rest of the console.
+    tzDate: (ts) => window.uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'),
+    axes: [{}, { size: 76, values: (_, ticks) => ticks.map(format) }],
     series: [{}, ...lines.map((l, i) => ({
       label: l.label,
       stroke: l.colour || colour(i),

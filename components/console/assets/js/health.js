@@ -9,8 +9,20 @@ import { errorBox, fmt, h, put, table } from './dom.js';
 export function stateBadge(d) {
   if (!d) return h('span', { class: 'muted' }, '–');
   return d.state === 'cooling'
-    ? h('span', { class: 'badge bad', title: d.cooling_because ? JSON.stringify(d.cooling_because) : '' }, `cooling until ${fmt.time(d.cooling_until_ms)}`)
+    ? h('span', { class: 'badge bad' }, `cooling until ${fmt.time(d.cooling_until_ms)}`, d.cooling_because ? ` (${d.cooling_because.status} ${d.cooling_because.error || ''})` : '')
     : h('span', { class: 'badge good' }, d.state || 'healthy');
+}
+
+/** Cooling deployments first, then those that failed lately (newest first), then the rest. */
+function troubleFirst(list) {
+  const rank = (d) => (d.state === 'cooling' ? 0 : d.last_failure ? 1 : 2);
+  return [...list].sort((a, b) => rank(a) - rank(b) || ((b.last_failure || {}).at_ms || 0) - ((a.last_failure || {}).at_ms || 0));
+}
+
+/** `{status, error, at_ms}` as "429 rate_limit at <time>". */
+function lastFailure(f) {
+  if (!f) return '–';
+  return [f.status, f.error, f.at_ms ? `at ${fmt.time(f.at_ms)}` : null].filter((x) => x !== null && x !== undefined).join(' ');
 }
 
 export function render(main, signal) {
@@ -50,8 +62,8 @@ export function render(main, signal) {
         { label: 'Provider', value: (d) => d.provider },
         { label: 'Upstream model', value: (d) => d.upstream_model },
         { label: 'State', value: stateBadge },
-        { label: 'Last failure', value: (d) => (d.last_failure ? JSON.stringify(d.last_failure) : '–') },
-      ], health.deployments || []));
+        { label: 'Last failure', value: (d) => lastFailure(d.last_failure) },
+      ], troubleFirst(health.deployments || [])));
   }
   function tick() {
     timer = setTimeout(async () => {
