@@ -6,13 +6,19 @@
 //! than [`CACHE_FROM`] is parsed once per replica and kept, as JSON, in the in-memory `local`
 //! store under a hash of its text (YAML parsing is about ten times slower than JSON, and a
 //! fifty-model config takes over a millisecond).
+//!
+//! Runtime models (added through the model API, see `runtime_models`) are appended to the
+//! document's `model_list` and validated with it.
 
 use std::hash::{Hash, Hasher};
 
 use gateway_core::config::{Config, ConfigError};
+use gateway_core::model_admin;
 use serde_json::Value;
 use spin_sdk::variables;
 use spin_sdk::wit::wasi::keyvalue::store;
+
+use crate::runtime_models;
 
 /// The bundled config, prepared at build time.
 const BUNDLED: &str = include_str!(concat!(env!("OUT_DIR"), "/gateway.json"));
@@ -20,11 +26,29 @@ const BUNDLED: &str = include_str!(concat!(env!("OUT_DIR"), "/gateway.json"));
 /// YAML texts at least this long are cached as JSON; shorter ones parse faster than a lookup.
 const CACHE_FROM: usize = 2048;
 
-/// Loads and validates the active config.
+/// Loads and validates the active config: the YAML config with the runtime models appended.
 pub fn load() -> Result<Config, ConfigError> {
+    let base = base_document()?;
+    let runtime = runtime_models::current();
+    if runtime.models.is_empty() {
+        return Config::from_value(&base);
+    }
+    // Runtime models were valid with this config when stored; should the config have changed
+    // under them since, the config still serves, without them.
+    Config::from_value(&model_admin::merged_document(&base, &runtime)).or_else(|e| {
+        eprintln!(
+            "runtime models ignored: with them the config fails at {}: {}",
+            e.path, e.message
+        );
+        Config::from_value(&base)
+    })
+}
+
+/// The YAML (or bundled) config as a document, without runtime models.
+pub fn base_document() -> Result<Value, ConfigError> {
     match variables::get("gateway_config") {
-        Ok(text) if !text.trim().is_empty() => Config::from_value(&document(&text)?),
-        _ => Config::parse(BUNDLED),
+        Ok(text) if !text.trim().is_empty() => document(&text),
+        _ => Config::document(BUNDLED),
     }
 }
 

@@ -10,12 +10,14 @@ mod gate;
 mod health;
 mod ledger;
 mod messages;
+mod model_api;
 mod params;
 mod passthrough;
 mod provider;
 mod response_store;
 mod responses;
 mod route;
+mod runtime_models;
 
 use component_io::{respond_error, respond_json, Inbound};
 use gateway_core::config::Config;
@@ -39,6 +41,7 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         // LiteLLM's answer: the process is up, whatever its config says.
         Route::Liveliness => respond_json(out, 200, &serde_json::json!("I'm alive!"), &[]),
         Route::Admin(path) => gate::admin(&inbound, &path, out),
+        Route::Models(path) => model_api::handle(&inbound, &path, out),
         Route::ChatCompletions => with_admitted(out, false, |config, out| {
             chat::handle(&inbound, config, out)
         }),

@@ -4,6 +4,7 @@ pub mod chat;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod model_admin;
 pub mod models;
 pub mod policy;
 pub mod pricing;

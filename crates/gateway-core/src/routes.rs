@@ -1,6 +1,7 @@
 //! The router's public paths: each is served with and without the `/v1` prefix, like LiteLLM.
 
 use crate::error::{ApiError, ErrorType};
+use crate::model_admin::ModelPath;
 
 /// What a request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub enum Route {
     Readiness,
     /// LiteLLM-compatible key management and spend paths (`/key/...`, `/spend/...`, ...).
     Admin(String),
+    /// LiteLLM's model management paths (`/model/new`, `/model/info`, ...).
+    Models(ModelPath),
 }
 
 /// Admin paths handed to the auth component.
@@ -91,6 +94,8 @@ impl Route {
                     (Route::GetModel(percent_decode(id)), "GET")
                 } else if let Some((admin, m)) = ADMIN_PATHS.iter().find(|(p, _)| *p == other) {
                     (Route::Admin(admin.to_string()), *m)
+                } else if let Some((model_path, m)) = ModelPath::resolve(other) {
+                    (Route::Models(model_path), m)
                 } else {
                     return Err(ApiError::new(
                         404,
@@ -168,6 +173,14 @@ mod tests {
         assert_eq!(
             Route::resolve("POST", "/v1/messages").unwrap(),
             Route::Messages
+        );
+        assert_eq!(
+            Route::resolve("PATCH", "/model/rt-1/update").unwrap(),
+            Route::Models(ModelPath::UpdateById("rt-1".into()))
+        );
+        assert_eq!(
+            Route::resolve("GET", "/v1/model/info").unwrap(),
+            Route::Models(ModelPath::Info)
         );
         assert_eq!(
             Route::resolve("POST", "/v1/messages/count_tokens").unwrap(),

@@ -1,0 +1,127 @@
+"""Measures each console page's first load against a gateway whose request log holds
+1,000,000 seeded requests (not a test: run by hand, prints a table).
+
+    GATEWAY_HOST=spin target/sdk-venv/bin/python tests/ui/measure_pages.py [ROWS]
+
+The gateway runs once to create its request-log schema; the rows are then written straight
+into its SQLite file (20 keys, 8 models over 4 providers, 30 days, 3 % errors), and it runs
+again on that state. Each page is opened in a fresh browser context (empty cache) with the
+master key in sessionStorage; the time is from navigation start until the page shows its data
+(or the API's error), as the page itself measures it (`performance.now()`); then, in one context,
+the time from switching to each page inside the console until its data shows."""
+
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sdk"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from hosts import MASTER_KEY, host_name, start_gateway, start_mock  # noqa: E402
+from ui_support import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, ui_config  # noqa: E402
+
+PAGES = {  # page: what shows once its data is there
+    "overview": "main .cards, main .error",
+    "requests": "main tbody tr, main .error",
+    "keys": "main tbody tr, main .error",
+    "models": "main section.group, main .error",
+    "health": "main table, main .error",
+    "try": "select[name=model] option, main .error",
+}
+MODELS = [("gpt-4o", "openai"), ("gpt-4o-mini", "openai"), ("claude-sonnet", "anthropic"),
+          ("claude-haiku", "anthropic"), ("gemini-flash", "gemini"), ("gemini-pro", "gemini"),
+          ("llama-3.1-8b", "openai-compatible"), ("qwen-2.5", "openai-compatible")]
+
+
+def call(url, path, body=None):
+    request = urllib.request.Request(f"{url}/{path}", data=body, headers={
+        "authorization": f"Bearer {MASTER_KEY}", "content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as r:
+        return r.read()
+
+
+def seed(db: Path, rows: int):
+    now = int(time.time() * 1000)
+    rng = random.Random(7)
+    con = sqlite3.connect(db)
+    start = time.time()
+
+    def generate():
+        for i in range(rows):
+            model, provider = MODELS[i % len(MODELS)]
+            k = i % 20
+            status = 200 if rng.random() > 0.03 else rng.choice([429, 500, 503])
+            p, c = rng.randint(10, 2000), rng.randint(5, 800)
+            yield (f"seed-{i}", now - rng.randint(0, 30 * 86_400_000), f"key_seed{k:02d}",
+                   f"team-{k}", None, model, provider, model, "/v1/chat/completions", status,
+                   p, c, 0, (p * 2.5 + c * 10) / 1e6, rng.randint(80, 4000), rng.randint(50, 900), 1)
+    con.executemany(
+        "INSERT INTO request_log (call_id, started_at_ms, key_id, key_alias, team, model, provider,"
+        " upstream_model, route, status, prompt_tokens, completion_tokens, cached_tokens, cost_usd,"
+        " latency_ms, ttft_ms, stream) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", generate())
+    con.commit()
+    con.close()
+    print(f"seeded {rows:,} rows in {time.time() - start:.1f} s")
+
+
+def main():
+    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="console-measure-"))
+    mock = start_mock()
+    gateway = start_gateway(work, mock.url, config=ui_config(mock.url))
+    call(gateway.url, "v1/chat/completions", b'{"model":"gpt-test","messages":[{"role":"user","content":"hi"}]}')
+    for i in range(20):
+        call(gateway.url, "key/generate", f'{{"key_alias":"team-{i}"}}'.encode())
+    call(gateway.url, "spend/logs?limit=1")  # flushes the queue: the schema exists
+    gateway.stop()
+    seed(work / "state" / "sqlite_db.db", rows)
+    gateway = start_gateway(work, mock.url, config=ui_config(mock.url))
+    results, switches = {}, {}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            for name, ready in PAGES.items():
+                times = []
+                for _ in range(3):
+                    context = browser.new_context(viewport=VIEWPORT)
+                    context.add_init_script(
+                        f"sessionStorage.setItem('llm-gateway.master-key', '{MASTER_KEY}')")
+                    page = context.new_page()
+                    page.goto(f"{gateway.url}/ui/#/{name}")
+                    page.wait_for_selector(ready, state="attached", timeout=60_000)
+                    times.append(page.evaluate("performance.now()"))
+                    context.close()
+                results[name] = times
+            # Switching pages inside the console (what an operator does after the first load).
+            context = browser.new_context(viewport=VIEWPORT)
+            context.add_init_script(f"sessionStorage.setItem('llm-gateway.master-key', '{MASTER_KEY}')")
+            page = context.new_page()
+            page.goto(f"{gateway.url}/ui/#/health")
+            page.wait_for_selector(PAGES["health"], state="attached")
+            for name, ready in PAGES.items():
+                start = "health" if name != "health" else "try"
+                page.evaluate("name => { location.hash = '#/' + name; }", start)
+                page.wait_for_selector(PAGES[start], state="attached", timeout=60_000)
+                page.evaluate("name => { window.t0 = performance.now(); location.hash = '#/' + name; }", name)
+                page.wait_for_selector(ready, state="attached", timeout=60_000)
+                switches[name] = page.evaluate("performance.now() - window.t0")
+            context.close()
+            browser.close()
+    finally:
+        gateway.stop()
+        mock.stop()
+    print(f"host: {host_name()}, {rows:,} logged requests; first load of each page, ms (3 fresh contexts)")
+    print("| page | first load (3 fresh contexts) | switch to it in the console |")
+    print("|---|---:|---:|")
+    for name, times in results.items():
+        print(f"| {name} | " + " / ".join(f"{t:.0f}" for t in times) + f" | {switches[name]:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
