@@ -76,7 +76,14 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
     if let Err(e) = check_generates(config, &request.model) {
         return respond_error(out, &e, false);
     }
-    let mut ledger = Ledger::new(grant, &request.model, ROUTE, request.stream, started);
+    let mut ledger = Ledger::new(
+        grant,
+        &request.model,
+        ROUTE,
+        request.stream,
+        started,
+        config.log_retention_s,
+    );
     let routed = route::run(
         config,
         &request.model,

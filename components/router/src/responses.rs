@@ -68,7 +68,14 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         },
     };
     let key_id = grant.key_id.clone();
-    let mut ledger = Ledger::new(grant, &request.model, ROUTE, request.stream, started);
+    let mut ledger = Ledger::new(
+        grant,
+        &request.model,
+        ROUTE,
+        request.stream,
+        started,
+        config.log_retention_s,
+    );
     let echo = Echo {
         id: translate::request::id("resp_", wasi::random::random::get_random_u64()),
         created_at: unix_time(),
