@@ -85,13 +85,14 @@ def test_rows_and_rollups_reach_postgres_and_an_outage_changes_no_answer(
     sql(postgres, "postgres", f"DROP DATABASE IF EXISTS {db}")
     sql(postgres, "postgres", f"CREATE DATABASE {db}")
     mock = start_mock()
-    config = default_config(mock.url) + (
-        "  - model_name: err-500\n    litellm_params: {model: openai/mock-error-500}\n")
+    config = default_config(mock.url).replace("router_settings:", (
+        "  - model_name: err-500\n    litellm_params: {model: openai/mock-error-500}\n"
+        "router_settings:"))
     gateway = start_gateway(tmp_path / host, mock.url, config=config, host=host, variables={
         "log_store": "postgres",
         "postgres_url": postgres["url"].replace("dbname=postgres", f"dbname={db}"),
         "postgres_host": f"127.0.0.1:{postgres['port']}",
-    })
+    }, timeout=600)
     try:
         first = answers(gateway.url)
         assert [s for s, _ in first] == [200, 200, 502], first

@@ -237,11 +237,12 @@ fn generate(ctx: &mut Context, body: &Map<String, Value>) -> Result<Value, ApiEr
     };
     apply(ctx, &mut record, body)?;
     let hash = hash_key(ctx.secrets.pepper(), &key);
+    // The listing first: a key the table cannot show is never handed out.
+    key_table::put(ctx.log, &record).map_err(store_err)?;
     set_json(ctx.kv, &format!("key/{hash}"), &record).map_err(store_err)?;
     ctx.kv
         .set(&format!("keyid/{id}"), hash.as_bytes())
         .map_err(store_err)?;
-    key_table::put(ctx.log, &record).map_err(store_err)?;
     let mut out = view(ctx, &record)?;
     out["key"] = Value::String(key);
     Ok(out)

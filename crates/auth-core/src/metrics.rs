@@ -103,7 +103,7 @@ fn histogram(
 /// Renders every metric from the rollups.
 pub fn render(db: &dyn Sql) -> Result<String, String> {
     let cols: Vec<&str> = LABELS.iter().map(|(c, _)| *c).collect();
-    let groups = rollup::grouped(db, 86_400, None, &cols)?;
+    let groups = rollup::grouped(db, rollup::Scope::Keys, 86_400, None, &cols, true)?;
     let mut out = String::new();
     counter(
         &mut out,

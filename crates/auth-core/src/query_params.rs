@@ -98,7 +98,8 @@ impl Params {
                 ApiError::bad_request("`end_date` is before `start_date`").with_param("end_date")
             );
         }
-        if end - start > max_days * 86_400 {
+        // A second over: "the last day" ends a second after now, to include it.
+        if end - start > max_days.saturating_mul(86_400).saturating_add(1) {
             return Err(ApiError::bad_request(format!(
                 "The range from `start_date` to `end_date` may span at most {max_days} days here"
             ))

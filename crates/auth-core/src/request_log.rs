@@ -261,11 +261,13 @@ pub fn delete_before(db: &dyn Sql, cutoff_ms: u64, limit: u32) -> Result<usize, 
         &[SqlValue::from(cutoff_ms), SqlValue::Integer(limit.into())],
     )?
     .len();
-    read(
-        db,
-        "DELETE FROM usage_rollup WHERE grain = 60 AND bucket_start < ?",
-        &[SqlValue::from((cutoff_ms / 1000).saturating_sub(86_400))],
-    )?;
+    for table in crate::schema::ROLLUP_TABLES {
+        read(
+            db,
+            &format!("DELETE FROM {table} WHERE grain = 60 AND bucket_start < ?"),
+            &[SqlValue::from((cutoff_ms / 1000).saturating_sub(86_400))],
+        )?;
+    }
     Ok(deleted)
 }
 
@@ -437,7 +439,15 @@ mod tests {
         assert_eq!(window.len(), 10);
         assert_eq!(window[0]["started_at_ms"], 133_000);
         for grain in crate::schema::GRAINS {
-            let groups = crate::rollup::grouped(&db, grain, None, &["key_id"]).unwrap();
+            let groups = crate::rollup::grouped(
+                &db,
+                crate::rollup::Scope::Keys,
+                grain,
+                None,
+                &["key_id"],
+                true,
+            )
+            .unwrap();
             let sum = |f: &dyn Fn(&crate::rollup::Sums) -> i64| {
                 groups.iter().map(|(_, s)| f(s)).sum::<i64>()
             };
@@ -487,7 +497,9 @@ mod tests {
         .unwrap();
         insert(&db, "new", &usage("k", 6_000, 0.25)).unwrap();
         assert_eq!(key_totals(&db, "k").unwrap(), (0.75, Some(6_000)));
-        let day = crate::rollup::grouped(&db, 86_400, None, &[]).unwrap();
+        let day =
+            crate::rollup::grouped(&db, crate::rollup::Scope::Models, 86_400, None, &[], true)
+                .unwrap();
         assert_eq!((day[0].1.requests, day[0].1.lat[4]), (2, 1));
     }
 }

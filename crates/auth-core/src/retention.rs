@@ -82,7 +82,7 @@ mod tests {
         // Another replica in the same period does nothing; the next period finds nothing old.
         assert_eq!(run(&limits, &db, 1, now + 1).unwrap(), 0);
         assert_eq!(run(&limits, &db, 30 * day, now + PERIOD_MS).unwrap(), 0);
-        let total: f64 = grouped(&db, 86_400, None, &[])
+        let total: f64 = grouped(&db, crate::rollup::Scope::Models, 86_400, None, &[], false)
             .unwrap()
             .iter()
             .map(|(_, s)| s.spend)

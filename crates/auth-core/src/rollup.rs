@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 use crate::check::UsageRecord;
 use crate::histogram::{bucket_of, BUCKETS};
 use crate::request_log::read;
-use crate::schema::{lat_col, ttft_col, DIMS, GRAINS, MEASURES};
-use crate::sql::{Sql, SqlValue};
+use crate::schema::{lat_col, ttft_col, DIMS, GRAINS, MEASURES, ROLLUP_TABLES};
+use crate::sql::{Dialect, Sql, SqlValue};
 
-/// One rollup row's group: grain, bucket start (Unix s) and the dimensions of [`DIMS`].
-type Group = (u64, u64, [String; 6], u16);
+/// One rollup row's group: its table (an index of [`ROLLUP_TABLES`]), grain, bucket start (Unix s)
+/// and the dimensions of [`DIMS`].
+type Group = (usize, u64, u64, [String; 6], u16);
 
 /// Sums for one group.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,24 +139,27 @@ fn measure_columns() -> Vec<String> {
         .collect()
 }
 
-/// `SUM(...)` of every summed column, in [`Sums::from_row`]'s order (integers cast so both
-/// dialects answer integers).
-pub fn sum_columns() -> String {
+/// `SUM(...)` of the summed columns, in [`Sums::from_row`]'s order: [`MEASURES`], and the
+/// histograms when `histograms`. PostgreSQL's integer sums are cast back to integers (its `SUM` of
+/// a `BIGINT` is `NUMERIC`); SQLite's already are.
+pub fn sum_columns(d: Dialect, histograms: bool) -> String {
     measure_columns()
         .iter()
-        .map(|c| {
-            if c == "spend" {
-                "SUM(spend)".to_string()
-            } else {
-                format!("CAST(SUM({c}) AS BIGINT)")
-            }
+        .take(if histograms {
+            usize::MAX
+        } else {
+            MEASURES.len()
+        })
+        .map(|c| match d {
+            Dialect::Postgres if c != "spend" => format!("CAST(SUM({c}) AS BIGINT)"),
+            _ => format!("SUM({c})"),
         })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// The upsert adding one group's sums to its rollup row.
-fn upsert_statement() -> String {
+/// The upsert adding one group's sums to its row in `table`.
+fn upsert_statement(table: &str) -> String {
     let measures = measure_columns();
     let mut cols = vec!["grain".to_string(), "bucket_start".to_string()];
     cols.extend(DIMS.iter().map(|d| d.to_string()));
@@ -169,60 +173,82 @@ fn upsert_statement() -> String {
         .join(", ");
     let set = measures
         .iter()
-        .map(|m| format!("{m} = usage_rollup.{m} + excluded.{m}"))
+        .map(|m| format!("{m} = {table}.{m} + excluded.{m}"))
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "INSERT INTO usage_rollup ({}) VALUES ({marks}) ON CONFLICT ({key}) DO UPDATE SET {set}",
+        "INSERT INTO {table} ({}) VALUES ({marks}) ON CONFLICT ({key}) DO UPDATE SET {set}",
         cols.join(", ")
     )
 }
 
-/// Sums newly logged rows into their groups at every grain.
+/// Sums newly logged rows into their groups at every grain, in both tables.
 pub fn collect<'a>(rows: impl Iterator<Item = &'a UsageRecord>) -> BTreeMap<Group, Sums> {
     let mut groups: BTreeMap<Group, Sums> = BTreeMap::new();
     for u in rows {
         let at_s = u.started_at_ms / 1000;
+        let keyed = [
+            u.key_id.clone(),
+            u.key_alias.clone().unwrap_or_default(),
+            u.team.clone().unwrap_or_default(),
+            u.model.clone(),
+            u.deployment_id.clone(),
+            u.provider.clone(),
+        ];
+        let mut by_model = keyed.clone();
+        for d in &mut by_model[..3] {
+            d.clear();
+        }
         for grain in GRAINS {
-            let dims = [
-                u.key_id.clone(),
-                u.key_alias.clone().unwrap_or_default(),
-                u.team.clone().unwrap_or_default(),
-                u.model.clone(),
-                u.deployment_id.clone(),
-                u.provider.clone(),
-            ];
-            groups
-                .entry((grain, at_s - at_s % grain, dims, u.status))
-                .or_default()
-                .add(u);
+            for (table, dims) in [(0, &keyed), (1, &by_model)] {
+                groups
+                    .entry((table, grain, at_s - at_s % grain, dims.clone(), u.status))
+                    .or_default()
+                    .add(u);
+            }
         }
     }
     groups
 }
 
-/// Adds the groups' sums to the rollup table (inside the caller's transaction).
+/// Adds the groups' sums to the rollup tables (inside the caller's transaction).
 pub fn apply(db: &dyn Sql, groups: &BTreeMap<Group, Sums>) -> Result<(), String> {
-    let statement = upsert_statement();
-    for ((grain, start, dims, status), sums) in groups {
+    let statements = ROLLUP_TABLES.map(upsert_statement);
+    for ((table, grain, start, dims, status), sums) in groups {
         let mut p = vec![SqlValue::from(*grain), SqlValue::from(*start)];
         p.extend(dims.iter().map(|d| SqlValue::from(d.as_str())));
         p.push(SqlValue::Integer((*status).into()));
         p.extend(sums.params());
-        db.execute(&statement, &p)?;
+        db.execute(&statements[*table], &p)?;
     }
     Ok(())
 }
 
-/// Rollup sums at `grain` (seconds) over buckets starting in `range` (Unix s, half-open; all
-/// when `None`), grouped by `cols` (rollup column names chosen by the caller, never by input),
-/// ordered by them. Each item is the group's values, in `cols` order, and its sums.
+/// Which rollup a query reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Per key and team too (`usage_rollup`).
+    Keys,
+    /// Per model, deployment, provider and status only (`model_rollup`).
+    Models,
+}
+
+/// Rollup sums of `scope` at `grain` (seconds) over buckets starting in `range` (Unix s,
+/// half-open; all when `None`), grouped by `cols` (rollup column names chosen by the caller,
+/// never by input), ordered by them; the histograms only when `histograms`. Each item is the
+/// group's values, in `cols` order, and its sums.
 pub fn grouped(
     db: &dyn Sql,
+    scope: Scope,
     grain: u64,
     range: Option<(u64, u64)>,
     cols: &[&str],
+    histograms: bool,
 ) -> Result<Vec<(Vec<SqlValue>, Sums)>, String> {
+    let table = match scope {
+        Scope::Keys => ROLLUP_TABLES[0],
+        Scope::Models => ROLLUP_TABLES[1],
+    };
     let mut params = vec![SqlValue::from(grain)];
     let mut filter = String::new();
     if let Some((from, to)) = range {
@@ -242,8 +268,8 @@ pub fn grouped(
     let rows = read(
         db,
         &format!(
-            "SELECT {select}{} FROM usage_rollup WHERE grain = ?{filter}{group}",
-            sum_columns()
+            "SELECT {select}{} FROM {table} WHERE grain = ?{filter}{group}",
+            sum_columns(db.dialect(), histograms)
         ),
         &params,
     )?;
@@ -273,14 +299,22 @@ mod tests {
             ..Default::default()
         };
         let groups = collect([&u, &u].into_iter());
-        let starts: Vec<(u64, u64)> = groups.keys().map(|(g, s, _, _)| (*g, *s)).collect();
+        let starts: Vec<(usize, u64, u64)> =
+            groups.keys().map(|(t, g, s, _, _)| (*t, *g, *s)).collect();
         assert_eq!(
             starts,
-            vec![(60, 90_060), (3_600, 90_000), (86_400, 86_400)]
+            vec![
+                (0, 60, 90_060),
+                (0, 3_600, 90_000),
+                (0, 86_400, 86_400),
+                (1, 60, 90_060),
+                (1, 3_600, 90_000),
+                (1, 86_400, 86_400)
+            ]
         );
         let s = groups.values().next().unwrap();
         assert_eq!((s.requests, s.errors, s.ttft_count), (2, 2, 2));
         assert_eq!((s.lat[5], s.ttft[0]), (2, 2));
-        assert!(!upsert_statement().contains(';'));
+        assert!(!upsert_statement("model_rollup").contains(';'));
     }
 }

@@ -8,6 +8,11 @@ use crate::sql::{Dialect, Sql, SqlValue};
 /// Rollup grains in seconds: minute, hour and day buckets.
 pub const GRAINS: [u64; 3] = [60, 3_600, 86_400];
 
+/// The rollup tables: `usage_rollup` per key (and team) as well, `model_rollup` without the key
+/// dimensions (`key_id`, `key_alias`, `team` are empty there), so answers that do not group by key
+/// read a table as small as the models, deployments and statuses make it.
+pub const ROLLUP_TABLES: [&str; 2] = ["usage_rollup", "model_rollup"];
+
 /// The rollup dimensions after `grain` and `bucket_start` (its unique key), in order.
 pub const DIMS: [&str; 7] = [
     "key_id",
@@ -56,7 +61,7 @@ fn typed(statement: &str, d: Dialect) -> String {
         .replace("{real}", real)
 }
 
-fn rollup_table() -> String {
+fn rollup_table(table: &str) -> String {
     let mut cols = vec![
         "grain {int} NOT NULL".to_string(),
         "bucket_start {int} NOT NULL".to_string(),
@@ -76,10 +81,7 @@ fn rollup_table() -> String {
     }));
     cols.extend((0..BUCKETS).map(|i| format!("{} {{int}} NOT NULL DEFAULT 0", lat_col(i))));
     cols.extend((0..BUCKETS).map(|i| format!("{} {{int}} NOT NULL DEFAULT 0", ttft_col(i))));
-    format!(
-        "CREATE TABLE IF NOT EXISTS usage_rollup ({})",
-        cols.join(", ")
-    )
+    format!("CREATE TABLE IF NOT EXISTS {table} ({})", cols.join(", "))
 }
 
 /// `CASE` counting a column's values in histogram bucket `i` (for the backfill).
@@ -95,8 +97,10 @@ fn in_bucket(col: &str, i: usize) -> String {
     format!("SUM(CASE WHEN {lo}{hi} THEN 1 ELSE 0 END)")
 }
 
-/// Rolls up the rows logged before the rollups existed, at one grain.
-fn backfill(grain: u64) -> String {
+/// Rolls up the rows logged before the rollups existed, at one grain, into `table` (the model
+/// rollup without the key dimensions).
+fn backfill(table: &str, grain: u64) -> String {
+    let keyed = table == ROLLUP_TABLES[0];
     let ms = grain * 1000;
     let mut cols = vec!["grain", "bucket_start"];
     cols.extend(DIMS);
@@ -108,9 +112,14 @@ fn backfill(grain: u64) -> String {
     let mut values = vec![
         format!("{grain}"),
         format!("(started_at_ms / {ms}) * {grain}"),
-        "key_id".into(),
-        "COALESCE(key_alias, '')".into(),
-        "COALESCE(team, '')".into(),
+        if keyed { "key_id" } else { "''" }.into(),
+        if keyed {
+            "COALESCE(key_alias, '')"
+        } else {
+            "''"
+        }
+        .into(),
+        if keyed { "COALESCE(team, '')" } else { "''" }.into(),
         "model".into(),
         "deployment_id".into(),
         "provider".into(),
@@ -129,7 +138,7 @@ fn backfill(grain: u64) -> String {
     values.extend((0..BUCKETS).map(|i| in_bucket("latency_ms", i)));
     values.extend((0..BUCKETS).map(|i| in_bucket("ttft_ms", i)));
     format!(
-        "INSERT INTO usage_rollup ({}, {}) SELECT {} FROM request_log GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9",
+        "INSERT INTO {table} ({}, {}) SELECT {} FROM request_log GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9",
         cols.join(", "),
         hist.join(", "),
         values.join(", ")
@@ -203,14 +212,32 @@ pub fn migrations(d: Dialect) -> Vec<(i64, String)> {
         .iter()
         .map(|(v, s)| {
             let s = if *v == 11 {
-                rollup_table()
+                rollup_table(ROLLUP_TABLES[0])
             } else {
                 s.to_string()
             };
             (*v, typed(&s, d))
         })
         .collect();
-    out.extend(GRAINS.iter().zip(15..).map(|(g, v)| (v, backfill(*g))));
+    out.extend(
+        GRAINS
+            .iter()
+            .zip(15..)
+            .map(|(g, v)| (v, backfill(ROLLUP_TABLES[0], *g))),
+    );
+    out.push((18, typed(&rollup_table(ROLLUP_TABLES[1]), d)));
+    out.push((
+        19,
+        "CREATE UNIQUE INDEX IF NOT EXISTS model_rollup_key ON model_rollup \
+         (grain, bucket_start, key_id, key_alias, team, model, deployment_id, provider, status)"
+            .into(),
+    ));
+    out.extend(
+        GRAINS
+            .iter()
+            .zip(20..)
+            .map(|(g, v)| (v, backfill(ROLLUP_TABLES[1], *g))),
+    );
     out
 }
 

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::histogram;
 use crate::query_params::{format_day, Params};
 use crate::request_log::{self, LogQuery, StatusFilter};
-use crate::rollup::{self, Sums};
+use crate::rollup::{self, Scope, Sums};
 use crate::sql::{Sql, SqlValue};
 
 /// Longest range of the day-bucket answers.
@@ -147,7 +147,13 @@ pub fn spend_report(db: &dyn Sql, query: &str, now_ms: u64) -> Result<Value, Api
     let groups = report_groups(p.get("group_by"))?;
     let mut cols = vec!["bucket_start"];
     cols.extend(groups.iter().map(|(c, _)| *c));
-    let rows = rollup::grouped(db, 86_400, Some(day_range(range)), &cols).map_err(store_err)?;
+    let scope = if cols.iter().any(|c| ["key_id", "team"].contains(c)) {
+        Scope::Keys
+    } else {
+        Scope::Models
+    };
+    let rows = rollup::grouped(db, scope, 86_400, Some(day_range(range)), &cols, false)
+        .map_err(store_err)?;
     Ok(Value::Array(
         rows.iter()
             .map(|(g, s)| {
@@ -193,7 +199,15 @@ fn daily(rows: &[(u64, Sums)]) -> Value {
 pub fn activity(db: &dyn Sql, query: &str, now_ms: u64) -> Result<Value, ApiError> {
     let p = Params::parse(query, &["start_date", "end_date"])?;
     let range = day_range(p.range(now_ms / 1000 + 1, MAX_DAYS)?);
-    let rows = rollup::grouped(db, 86_400, Some(range), &["bucket_start"]).map_err(store_err)?;
+    let rows = rollup::grouped(
+        db,
+        Scope::Models,
+        86_400,
+        Some(range),
+        &["bucket_start"],
+        false,
+    )
+    .map_err(store_err)?;
     let days: Vec<(u64, Sums)> = rows
         .into_iter()
         .map(|(g, s)| (g[0].as_i64().unwrap_or(0) as u64, s))
@@ -205,8 +219,15 @@ pub fn activity(db: &dyn Sql, query: &str, now_ms: u64) -> Result<Value, ApiErro
 pub fn activity_by_model(db: &dyn Sql, query: &str, now_ms: u64) -> Result<Value, ApiError> {
     let p = Params::parse(query, &["start_date", "end_date"])?;
     let range = day_range(p.range(now_ms / 1000 + 1, MAX_DAYS)?);
-    let rows =
-        rollup::grouped(db, 86_400, Some(range), &["model", "bucket_start"]).map_err(store_err)?;
+    let rows = rollup::grouped(
+        db,
+        Scope::Models,
+        86_400,
+        Some(range),
+        &["model", "bucket_start"],
+        false,
+    )
+    .map_err(store_err)?;
     let mut by_model: BTreeMap<String, Vec<(u64, Sums)>> = BTreeMap::new();
     for (g, s) in rows {
         let model = g[0].as_str().unwrap_or_default().to_string();
@@ -257,7 +278,12 @@ pub fn series(db: &dyn Sql, query: &str, now_ms: u64) -> Result<Value, ApiError>
     let range = (start - start % grain, end.div_ceil(grain) * grain);
     let mut cols: Vec<&str> = group_col.into_iter().collect();
     cols.push("bucket_start");
-    let rows = rollup::grouped(db, grain, Some(range), &cols).map_err(store_err)?;
+    let scope = if group_col == Some("key_id") {
+        Scope::Keys
+    } else {
+        Scope::Models
+    };
+    let rows = rollup::grouped(db, scope, grain, Some(range), &cols, true).map_err(store_err)?;
     let mut series: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for (g, s) in rows {
         let (name, t) = match group_col {
