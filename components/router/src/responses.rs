@@ -1,7 +1,8 @@
 //! `POST /v1/responses` (OpenAI Responses API): OpenAI and OpenAI-compatible deployments get the
-//! request as sent (streamed or not); every other provider, and any follow-up of a response the
-//! gateway stored, goes through chat and back ([`translate::responses`]). `GET` and `DELETE
-//! /v1/responses/{id}` read the gateway's store ([`response_store`]).
+//! request as sent (streamed or not); every other provider, and a follow-up of a response the
+//! gateway kept (unless OpenAI made it on the same deployment), goes through chat and back
+//! ([`translate::responses`]). `GET` and `DELETE /v1/responses/{id}` read the gateway's store
+//! ([`response_store`]).
 
 use std::time::Instant;
 
