@@ -91,3 +91,16 @@ def test_usage_recorded_per_endpoint(client, gateway_url):
     routes = {r.get("route") for r in rows if r.get("prompt_tokens", 0) > 0}
     for route in ("/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses"):
         assert route in routes, (route, routes)
+
+
+
+def test_responses_follow_up_through_the_kept_conversation(client):
+    # llama-server implements the Responses API (passed through) but refuses previous_response_id:
+    # the gateway continues the conversation it kept through chat. (The SDK's strict
+    # `responses.stream()` helper rejects llama-server's own stream: its text deltas carry no
+    # `content_index`.)
+    first = client.responses.create(model="smollm2", input="Say hi.", max_output_tokens=8)
+    follow = client.responses.create(model="smollm2", input="Again.", max_output_tokens=8,
+                                     previous_response_id=first.id)
+    assert follow.object == "response" and follow.output
+    assert follow.usage.input_tokens > first.usage.input_tokens, "the earlier turn was included"

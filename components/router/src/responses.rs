@@ -1,13 +1,14 @@
 //! `POST /v1/responses` (OpenAI Responses API): OpenAI and OpenAI-compatible deployments get the
-//! request as sent (streamed or not); every other provider, and any follow-up of a response the
-//! gateway stored, goes through chat and back ([`translate::responses`]). `GET` and `DELETE
-//! /v1/responses/{id}` read the gateway's store ([`response_store`]).
+//! request as sent (streamed or not); every other provider, and a follow-up of a response the
+//! gateway kept (unless OpenAI made it on the same deployment), goes through chat and back
+//! ([`translate::responses`]). `GET` and `DELETE /v1/responses/{id}` read the gateway's store
+//! ([`response_store`]).
 
 use std::time::Instant;
 
 use component_io::provider::{read_json, unix_time};
 use component_io::{respond_error, respond_json, translated, Inbound};
-use gateway_core::config::{Config, Deployment};
+use gateway_core::config::{Config, Deployment, Provider};
 use gateway_core::policy::{AttemptLimits, RequestPolicy};
 use gateway_core::routing::require_json;
 use gateway_core::sse::{self, Parser};
@@ -239,8 +240,8 @@ impl gateway_core::sse::Translator for Keeping<'_, '_> {
     }
 }
 
-/// One attempt on `d`: native when the provider has the Responses API and the conversation (if
-/// any) was made by this deployment's own Responses API, else through chat.
+/// One attempt on `d`: native when the provider has the Responses API and there is no kept
+/// conversation, or OpenAI's own made it on this deployment; else through chat.
 fn attempt(
     config: &Config,
     d: &Deployment,
@@ -249,8 +250,11 @@ fn attempt(
     history: Option<&Stored>,
     limits: &AttemptLimits,
 ) -> Result<Answer, ApiError> {
-    let continues_natively =
-        history.is_none_or(|h| h.native_deployment.as_deref() == Some(d.id.as_str()));
+    // Self-hosted servers may implement the Responses API without `previous_response_id`
+    // (llama.cpp's refuses it): only OpenAI continues its own conversations.
+    let continues_natively = history.is_none_or(|h| {
+        d.provider == Provider::OpenAi && h.native_deployment.as_deref() == Some(d.id.as_str())
+    });
     if native(d) && continues_natively {
         let body = params::for_deployment(config, d, policy, &request.body);
         let request = ResponsesRequest {

@@ -7,7 +7,7 @@ use gateway_core::sse::{self, Parser, Translator};
 use gateway_core::{ApiError, ErrorType};
 use serde_json::{json, Map, Value};
 
-use crate::request::{model_of, stream_flag, wants_usage};
+use crate::request::{bad, model_of, stream_flag, token_ids as tokens, wants_usage};
 
 /// Most prompts in one request.
 pub const MAX_PROMPTS: usize = 2048;
@@ -50,27 +50,6 @@ pub struct CompletionRequest {
     pub stream: bool,
     /// `stream_options.include_usage: true`.
     pub client_wants_usage: bool,
-}
-
-fn bad(message: impl Into<String>, param: &str) -> ApiError {
-    ApiError::bad_request(message).with_param(param)
-}
-
-fn tokens(v: &[Value], param: &str) -> Result<Vec<i64>, ApiError> {
-    if v.is_empty() {
-        return Err(bad(format!("`{param}` must not be empty"), param));
-    }
-    v.iter()
-        .enumerate()
-        .map(|(i, t)| {
-            t.as_i64().filter(|n| *n >= 0).ok_or_else(|| {
-                bad(
-                    format!("`{param}[{i}]` must be a non-negative integer token id"),
-                    &format!("{param}[{i}]"),
-                )
-            })
-        })
-        .collect()
 }
 
 fn prompts(prompt: Option<&Value>) -> Result<Vec<Prompt>, ApiError> {

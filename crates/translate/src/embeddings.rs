@@ -5,7 +5,7 @@
 use gateway_core::{ApiError, ErrorType};
 use serde_json::{json, Map, Value};
 
-use crate::request::{model_of, stream_flag};
+use crate::request::{bad, model_of, stream_flag, token_ids as tokens};
 
 /// Most inputs in one OpenAI embeddings request.
 pub const MAX_INPUTS: usize = 2048;
@@ -34,27 +34,6 @@ pub struct EmbeddingsRequest {
     pub base64: bool,
     /// `dimensions`, when set.
     pub dimensions: Option<u64>,
-}
-
-fn bad(message: impl Into<String>, param: &str) -> ApiError {
-    ApiError::bad_request(message).with_param(param)
-}
-
-fn tokens(v: &[Value], param: &str) -> Result<Vec<i64>, ApiError> {
-    if v.is_empty() {
-        return Err(bad(format!("`{param}` must not be empty"), param));
-    }
-    v.iter()
-        .enumerate()
-        .map(|(i, t)| {
-            t.as_i64().filter(|n| *n >= 0).ok_or_else(|| {
-                bad(
-                    format!("`{param}[{i}]` must be a non-negative integer token id"),
-                    &format!("{param}[{i}]"),
-                )
-            })
-        })
-        .collect()
 }
 
 /// The inputs of `input`: a string, a list of strings, a token array or a list of token arrays.

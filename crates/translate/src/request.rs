@@ -56,6 +56,29 @@ pub fn wants_usage(body: &Map<String, Value>) -> Result<bool, ApiError> {
     }
 }
 
+/// A 400 naming the parameter.
+pub fn bad(message: impl Into<String>, param: &str) -> ApiError {
+    ApiError::bad_request(message).with_param(param)
+}
+
+/// A non-empty token array (non-negative integers) at `param`.
+pub fn token_ids(v: &[Value], param: &str) -> Result<Vec<i64>, ApiError> {
+    if v.is_empty() {
+        return Err(bad(format!("`{param}` must not be empty"), param));
+    }
+    v.iter()
+        .enumerate()
+        .map(|(i, t)| {
+            t.as_i64().filter(|n| *n >= 0).ok_or_else(|| {
+                bad(
+                    format!("`{param}[{i}]` must be a non-negative integer token id"),
+                    &format!("{param}[{i}]"),
+                )
+            })
+        })
+        .collect()
+}
+
 /// A random-looking id with `prefix`, from `seed` (hex).
 pub fn id(prefix: &str, seed: u64) -> String {
     format!("{prefix}{seed:016x}")

@@ -3,7 +3,7 @@
 use gateway_core::{ApiError, ErrorType};
 use serde_json::{json, Map, Value};
 
-use crate::request::{model_of, stream_flag};
+use crate::request::{bad, model_of, stream_flag};
 
 use super::BUILT_IN_TOOLS;
 
@@ -23,10 +23,6 @@ pub struct ResponsesRequest {
     pub store: bool,
     /// `previous_response_id`, when set.
     pub previous_response_id: Option<String>,
-}
-
-fn bad(message: impl Into<String>, param: &str) -> ApiError {
-    ApiError::bad_request(message).with_param(param)
 }
 
 fn check_type(
