@@ -108,7 +108,7 @@ def test_create_a_key_see_it_once_and_see_its_requests(console, gateway):
 
     page.click("nav a:has-text('Overview')")
     expect(page.locator(".stat strong").first).not_to_have_text("0")
-    expect(page.locator("table")).to_contain_text("gpt-test")
+    expect(page.locator(".overview > table")).to_contain_text("gpt-test")
     expect(page.locator(".chart canvas").first).to_be_visible()
 
 
