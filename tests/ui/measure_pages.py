@@ -4,8 +4,8 @@
     GATEWAY_HOST=spin target/sdk-venv/bin/python tests/ui/measure_pages.py [ROWS]
 
 The gateway runs once to create its request-log schema; the rows are then written straight
-into its SQLite file (20 keys, 8 models over 4 providers, 30 days, 3 % errors), and it runs
-again on that state. Each page is opened in a fresh browser context (empty cache) with the
+into its SQLite file (20 keys, 8 models over 4 providers, 30 days, 3 % errors) and rolled up
+into the minute/hour/day rollups the Overview reads, and it runs again on that state. Each page is opened in a fresh browser context (empty cache) with the
 master key in sessionStorage; the time is from navigation start until the page shows its data
 (or the API's error), as the page itself measures it (`performance.now()`); then, in one context,
 the time from switching to each page inside the console until its data shows."""
@@ -32,6 +32,14 @@ PAGES = {  # page: what shows once its data is there
     "health": "main table, main .error",
     "try": "select[name=model] option, main .error",
 }
+API_CALLS = {  # page: the API call it waits for
+    "overview": "usage/series?start_date={start}&end_date={end}&bucket=hour&group_by=model",
+    "requests": "spend/logs?limit=50",
+    "keys": "key/list?page=1&size=20",
+    "models": "model/info",
+    "health": "health",
+    "try": "v1/models",
+}
 MODELS = [("gpt-4o", "openai"), ("gpt-4o-mini", "openai"), ("claude-sonnet", "anthropic"),
           ("claude-haiku", "anthropic"), ("gemini-flash", "gemini"), ("gemini-pro", "gemini"),
           ("llama-3.1-8b", "openai-compatible"), ("qwen-2.5", "openai-compatible")]
@@ -42,6 +50,39 @@ def call(url, path, body=None):
         "authorization": f"Bearer {MASTER_KEY}", "content-type": "application/json"})
     with urllib.request.urlopen(request, timeout=120) as r:
         return r.read()
+
+
+# LiteLLM's latency buckets of the rollups' histograms (crates/auth-core/src/histogram.rs).
+BOUNDS_MS = [5, 6.25, 12.5, 25, 50, 100, 500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000,
+             5500, 6000, 6500, 7000, 7500, 8000, 8500, 9000, 9500, 10000, 15000, 20000, 25000,
+             30000, 60000, 120000, 180000, 240000, 300000]
+
+
+def in_bucket(col: str, i: int) -> str:
+    low = f"{col} > {BOUNDS_MS[i - 1]} AND " if i else ""
+    high = f"{col} <= {BOUNDS_MS[i]}" if i < len(BOUNDS_MS) else f"{col} IS NOT NULL"
+    return f"SUM(CASE WHEN {low}{high} THEN 1 ELSE 0 END)"
+
+
+def roll_up(con: sqlite3.Connection):
+    """Rebuilds the minute, hour and day rollups from the rows, as the gateway's backfill
+    migration does (crates/auth-core/src/schema.rs); the gateway keeps them current after."""
+    con.execute("DELETE FROM usage_rollup")
+    buckets = range(len(BOUNDS_MS) + 1)
+    hist = [f"lat_{i}" for i in buckets] + [f"ttft_{i}" for i in buckets]
+    for grain in (60, 3600, 86400):
+        con.execute(
+            "INSERT INTO usage_rollup (grain, bucket_start, key_id, key_alias, team, model,"
+            " deployment_id, provider, status, requests, errors, prompt_tokens, completion_tokens,"
+            " cached_tokens, reasoning_tokens, spend, latency_sum_ms, ttft_count, ttft_sum_ms, "
+            + ", ".join(hist) + f") SELECT {grain}, (started_at_ms / {grain * 1000}) * {grain},"
+            " key_id, COALESCE(key_alias, ''), COALESCE(team, ''), model, deployment_id, provider,"
+            " status, COUNT(*), SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), SUM(prompt_tokens),"
+            " SUM(completion_tokens), SUM(cached_tokens), SUM(reasoning_tokens), SUM(cost_usd),"
+            " SUM(latency_ms), COUNT(ttft_ms), COALESCE(SUM(ttft_ms), 0), "
+            + ", ".join([in_bucket("latency_ms", i) for i in buckets]
+                        + [in_bucket("ttft_ms", i) for i in buckets])
+            + " FROM request_log GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9")
 
 
 def seed(db: Path, rows: int):
@@ -55,17 +96,22 @@ def seed(db: Path, rows: int):
             model, provider = MODELS[i % len(MODELS)]
             k = i % 20
             status = 200 if rng.random() > 0.03 else rng.choice([429, 500, 503])
+            error = None if status == 200 else {429: "rate_limit", 500: "upstream_error", 503: "unavailable"}[status]
             p, c = rng.randint(10, 2000), rng.randint(5, 800)
             yield (f"seed-{i}", now - rng.randint(0, 30 * 86_400_000), f"key_seed{k:02d}",
                    f"team-{k}", None, model, provider, model, "/v1/chat/completions", status,
-                   p, c, 0, (p * 2.5 + c * 10) / 1e6, rng.randint(80, 4000), rng.randint(50, 900), 1)
+                   p, c, 0, (p * 2.5 + c * 10) / 1e6, rng.randint(80, 4000), rng.randint(50, 900), 1,
+                   f"{model}-0", model, error, 1)
     con.executemany(
         "INSERT INTO request_log (call_id, started_at_ms, key_id, key_alias, team, model, provider,"
         " upstream_model, route, status, prompt_tokens, completion_tokens, cached_tokens, cost_usd,"
-        " latency_ms, ttft_ms, stream) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", generate())
+        " latency_ms, ttft_ms, stream, deployment_id, model_group, error_class, attempts)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", generate())
+    seeded = time.time()
+    roll_up(con)
     con.commit()
     con.close()
-    print(f"seeded {rows:,} rows in {time.time() - start:.1f} s")
+    print(f"seeded {rows:,} rows in {seeded - start:.1f} s, rolled up in {time.time() - seeded:.1f} s")
 
 
 def main():
@@ -82,8 +128,17 @@ def main():
     gateway.stop()
     seed(work / "state" / "sqlite_db.db", rows)
     gateway = start_gateway(work, mock.url, config=ui_config(mock.url))
-    results, switches = {}, {}
+    results, switches, apis = {}, {}, {}
     try:
+        # The gateway's share: each page's main API call, p50 of 5 sequential calls, ms.
+        now = int(time.time())
+        for name, path in API_CALLS.items():
+            times = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                call(gateway.url, path.format(start=now - 86_400, end=now))
+                times.append((time.perf_counter() - t0) * 1000)
+            apis[name] = sorted(times)[2]
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             for name, ready in PAGES.items():
@@ -117,10 +172,11 @@ def main():
         gateway.stop()
         mock.stop()
     print(f"host: {host_name()}, {rows:,} logged requests; first load of each page, ms (3 fresh contexts)")
-    print("| page | first load (3 fresh contexts) | switch to it in the console |")
-    print("|---|---:|---:|")
+    print("| page | first load (3 fresh contexts) | switch to it in the console | its API call (p50) |")
+    print("|---|---:|---:|---:|")
     for name, times in results.items():
-        print(f"| {name} | " + " / ".join(f"{t:.0f}" for t in times) + f" | {switches[name]:.0f} |")
+        print(f"| {name} | " + " / ".join(f"{t:.0f}" for t in times)
+              + f" | {switches[name]:.0f} | {apis[name]:.1f} |")
 
 
 if __name__ == "__main__":

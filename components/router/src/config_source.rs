@@ -12,13 +12,14 @@
 
 use std::hash::{Hash, Hasher};
 
+use component_io::Inbound;
 use gateway_core::config::{Config, ConfigError};
 use gateway_core::model_admin;
 use serde_json::Value;
 use spin_sdk::variables;
 use spin_sdk::wit::wasi::keyvalue::store;
 
-use crate::runtime_models;
+use crate::{gate, runtime_models};
 
 /// The bundled config, prepared at build time.
 const BUNDLED: &str = include_str!(concat!(env!("OUT_DIR"), "/gateway.json"));
@@ -26,10 +27,17 @@ const BUNDLED: &str = include_str!(concat!(env!("OUT_DIR"), "/gateway.json"));
 /// YAML texts at least this long are cached as JSON; shorter ones parse faster than a lookup.
 const CACHE_FROM: usize = 2048;
 
-/// Loads and validates the active config: the YAML config with the runtime models appended.
+/// Loads and validates the active config: the YAML config with the runtime models appended, as
+/// this replica last saw them (for a request that reads no shared store: the master key's).
 pub fn load() -> Result<Config, ConfigError> {
+    load_for(None)
+}
+
+/// [`load`] for a request: a virtual key's may bring this replica's runtime models up to date
+/// (see `runtime_models`).
+pub fn load_for(inbound: Option<&Inbound>) -> Result<Config, ConfigError> {
     let base = base_document()?;
-    let runtime = runtime_models::current();
+    let runtime = runtime_models::current(inbound.is_some_and(is_virtual_key));
     if runtime.models.is_empty() {
         return Config::from_value(&base);
     }
@@ -42,6 +50,16 @@ pub fn load() -> Result<Config, ConfigError> {
         );
         Config::from_value(&base)
     })
+}
+
+/// Whether the request carries a key other than the master key (the auth component will look it
+/// up in the shared store).
+fn is_virtual_key(inbound: &Inbound) -> bool {
+    let master = variables::get("master_key").unwrap_or_default();
+    match gate::key_of(inbound) {
+        Some(key) => !master.is_empty() && !auth_core::keys::constant_time_eq(&key, &master),
+        None => false,
+    }
 }
 
 /// The YAML (or bundled) config as a document, without runtime models.

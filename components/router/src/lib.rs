@@ -42,34 +42,34 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         Route::Liveliness => respond_json(out, 200, &serde_json::json!("I'm alive!"), &[]),
         Route::Admin(path) => gate::admin(&inbound, &path, out),
         Route::Models(path) => model_api::handle(&inbound, &path, out),
-        Route::ChatCompletions => with_admitted(out, false, |config, out| {
+        Route::ChatCompletions => with_admitted(out, false, &inbound, |config, out| {
             chat::handle(&inbound, config, out)
         }),
-        Route::Embeddings => with_admitted(out, false, |config, out| {
+        Route::Embeddings => with_admitted(out, false, &inbound, |config, out| {
             embeddings::handle(&inbound, config, out)
         }),
-        Route::Completions => with_admitted(out, false, |config, out| {
+        Route::Completions => with_admitted(out, false, &inbound, |config, out| {
             completions::handle(&inbound, config, out)
         }),
-        Route::Responses => with_admitted(out, false, |config, out| {
+        Route::Responses => with_admitted(out, false, &inbound, |config, out| {
             responses::handle(&inbound, config, out)
         }),
         Route::GetResponse(id) => responses::get(&inbound, &id, out),
         Route::DeleteResponse(id) => responses::delete(&inbound, &id, out),
-        Route::Messages => with_admitted(out, true, |config, out| {
+        Route::Messages => with_admitted(out, true, &inbound, |config, out| {
             messages::handle(&inbound, config, out)
         }),
-        Route::CountTokens => with_admitted(out, true, |config, out| {
+        Route::CountTokens => with_admitted(out, true, &inbound, |config, out| {
             messages::count_tokens(&inbound, config, out)
         }),
-        Route::ListModels => with_config(out, false, |config, out| {
+        Route::ListModels => with_config(out, false, &inbound, |config, out| {
             answer(
                 out,
                 gate::check(&inbound, "", "/v1/models")
                     .map(|grant| models::list(config, |name| gate::allows(&grant, name))),
             )
         }),
-        Route::GetModel(id) => with_config(out, false, |config, out| {
+        Route::GetModel(id) => with_config(out, false, &inbound, |config, out| {
             answer(
                 out,
                 gate::check(&inbound, &id, "/v1/models").and_then(|_| models::get(config, &id)),
@@ -78,10 +78,15 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
     }
 }
 
-/// Runs `f` with the gateway config, or answers the config error (Anthropic-shaped on the
-/// Messages routes).
-fn with_config(out: ResponseOutparam, anthropic: bool, f: impl FnOnce(&Config, ResponseOutparam)) {
-    match config_source::load() {
+/// Runs `f` with the gateway config for this request, or answers the config error
+/// (Anthropic-shaped on the Messages routes).
+fn with_config(
+    out: ResponseOutparam,
+    anthropic: bool,
+    inbound: &Inbound,
+    f: impl FnOnce(&Config, ResponseOutparam),
+) {
+    match config_source::load_for(Some(inbound)) {
         Ok(config) => f(&config, out),
         Err(e) => respond_error(out, &ApiError::from(e), anthropic),
     }
@@ -92,14 +97,18 @@ fn with_config(out: ResponseOutparam, anthropic: bool, f: impl FnOnce(&Config, R
 fn with_admitted(
     out: ResponseOutparam,
     anthropic: bool,
+    inbound: &Inbound,
     f: impl FnOnce(&Config, ResponseOutparam),
 ) {
-    with_config(out, anthropic, |config, out| {
-        match admission::admit(config.max_parallel_requests) {
+    with_config(
+        out,
+        anthropic,
+        inbound,
+        |config, out| match admission::admit(config.max_parallel_requests) {
             Ok(_slot) => f(config, out),
             Err(e) => respond_error(out, &e, anthropic),
-        }
-    })
+        },
+    )
 }
 
 /// Sends a JSON body, or the error.

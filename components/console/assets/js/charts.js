@@ -24,9 +24,10 @@ export const colour = (i) => PALETTE[i % PALETTE.length];
 
 /**
  * A chart card: `xs` are Unix seconds, `lines` are `{label, values, dash?, colour?}` aligned with
- * `xs` (null for no value). Returns the card; the plot is drawn once the card is in the page.
+ * `xs` (null for no value); the y axis starts at 0 and reaches at least `floor`. Returns the card;
+ * the plot is drawn once the card is in the page.
  */
-export function chart(title, xs, lines, format = (v) => String(v)) {
+export function chart(title, xs, lines, format = (v) => String(v), floor = 0) {
   const plot = h('div', { class: 'plot' });
   const card = h('section', { class: 'chart card', 'aria-label': title }, h('h3', {}, title), plot);
   if (!window.uPlot) {
@@ -37,13 +38,15 @@ export function chart(title, xs, lines, format = (v) => String(v)) {
     plot.append(h('p', { class: 'muted empty' }, 'No requests in this range.'));
     return card;
   }
-  const few = xs.length < 3;
   const opts = {
     width: 400,
     height: 200,
     legend: { live: true },
     cursor: { drag: { x: false, y: false } },
-    scales: { x: { time: true } },
+    scales: {
+      x: { time: true, range: [xs[0], xs[xs.length - 1]] },
+      y: { range: (_, min, max) => [0, Math.max(floor, max > 0 ? max * 1.1 : 1)] },
+    },
     // Times in UTC, like the rest of the console.
     tzDate: (ts) => window.uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'),
     axes: [{}, { size: 76, values: (_, ticks) => ticks.map(format) }],
@@ -52,7 +55,8 @@ export function chart(title, xs, lines, format = (v) => String(v)) {
       stroke: l.colour || colour(i),
       width: 1.5,
       dash: l.dash,
-      points: { show: few, size: 5 },
+      // Points where a line has too few values to draw one.
+      points: { show: l.values.filter((v) => v !== null && v !== undefined).length < 3, size: 5 },
       value: (_, v) => (v === null || v === undefined ? '–' : format(v)),
     }))],
   };

@@ -1,4 +1,4 @@
-// Keys: list with paging and search (`GET /key/list`), create (the key shown once, with a copy
+// Keys: list with server paging and search by alias or team (`GET /key/list`), create (the key shown once, with a copy
 // button), edit models, limits, budget and expiry (`/key/update`), revoke (`/key/delete`), spend
 // per key (`GET /key/info`). The API validates; its error message is shown as it is.
 
@@ -7,6 +7,7 @@ import { errorBox, field, fmt, h, num, put, table, values } from './dom.js';
 
 const SIZE = 20;
 let search = '';
+let searchBy = 'key_alias';
 
 /** The LiteLLM fields of a key form, validated like the API (which stays the authority). */
 function keyFields(v, forUpdate) {
@@ -56,20 +57,22 @@ export function render(main, signal) {
   const list = h('div');
   const side = h('aside', { class: 'detail card', hidden: true });
   const status = h('div', { class: 'status' });
-  const searchInput = h('input', { type: 'search', name: 'q', value: search, placeholder: 'alias', 'aria-label': 'Search by alias' });
+  const searchInput = h('input', { type: 'search', name: 'q', value: search, placeholder: 'exact alias or team', 'aria-label': 'Search' });
+  const searchField = h('select', { name: 'search_by', 'aria-label': 'Search by' },
+    [['key_alias', 'Alias'], ['team_id', 'Team']].map(([v, label]) => h('option', { value: v, selected: v === searchBy ? true : null }, label)));
   const pager = h('div', { class: 'toolbar' });
 
   put(main, h('h1', {}, 'Keys'),
     h('div', { class: 'toolbar' },
-      h('form', { class: 'inline', onsubmit: (ev) => { ev.preventDefault(); search = searchInput.value.trim(); page = 1; load(); } },
-        searchInput, h('button', { type: 'submit' }, 'Search')),
+      h('form', { class: 'inline', onsubmit: (ev) => { ev.preventDefault(); search = searchInput.value.trim(); searchBy = searchField.value; page = 1; load(); } },
+        searchField, searchInput, h('button', { type: 'submit' }, 'Search')),
       h('button', { type: 'button', onclick: showCreate }, 'Create key')),
     status, h('div', { class: 'split' }, h('div', {}, list, pager), side));
 
   async function load() {
     put(status, h('span', { class: 'muted' }, 'Loading…'));
     try {
-      const answer = await api('key/list', { signal, query: { page, size: SIZE, key_alias: search } });
+      const answer = await api('key/list', { signal, query: { page, size: SIZE, [searchBy]: search } });
       put(status);
       const keys = answer.keys || [];
       put(list, table([
@@ -79,7 +82,7 @@ export function render(main, signal) {
         { label: 'Team', value: (k) => k.team_id || '–' },
         { label: 'Models', value: (k) => fmt.list(k.models) },
         { label: 'Created', value: (k) => fmt.time(k.created_at) },
-      ], keys, { onRow: (k) => showKey(k.key_id), empty: search ? 'No key has this alias.' : 'No keys yet.', rowLabel: (k) => `key ${k.key_alias || k.key_id}` }));
+      ], keys, { onRow: (k) => showKey(k.key_id), empty: search ? `No key has this ${searchBy === 'team_id' ? 'team' : 'alias'}.` : 'No keys yet.', rowLabel: (k) => `key ${k.key_alias || k.key_id}` }));
       const pages = answer.total_pages || 1;
       put(pager,
         h('button', { type: 'button', disabled: page <= 1 ? true : null, onclick: () => { page -= 1; load(); } }, '← Previous'),

@@ -44,8 +44,11 @@ async function load(body, signal) {
     put(body, errorBox(e));
     return;
   }
-  const series = (answer && answer.series) || [];
-  const xs = [...new Set(series.flatMap((s) => s.points.map((p) => p.t)))].sort((a, b) => a - b);
+  const series = answer.series || [];
+  // Every bucket of the range (the API leaves out buckets without requests: zero requests there).
+  const step = { minute: 60, hour: 3600, day: 86400 }[answer.bucket] || 3600;
+  const xs = [];
+  for (let t = answer.start; t < answer.end && xs.length < 2000; t += step) xs.push(t);
   const at = (s, field, missing) => {
     const byT = new Map(s.points.map((p) => [p.t, p]));
     return xs.map((t) => {
@@ -78,9 +81,9 @@ async function load(body, signal) {
       card('Spend', fmt.usd(all.spend))),
     h('div', { class: 'charts' },
       chart('Requests', xs, per('requests'), compact),
-      chart('Error rate', xs, per((p) => (p.requests ? p.errors / p.requests : null), null), (v) => `${(v * 100).toFixed(0)}%`),
+      chart('Error rate', xs, per((p) => (p.requests ? p.errors / p.requests : null), null), (v) => `${(v * 100).toFixed(0)}%`, 1),
       chart('Tokens', xs, per('total_tokens'), compact),
-      chart('Spend (USD)', xs, per('spend'), (v) => `$${Number(v).toPrecision(3)}`),
+      chart('Spend (USD)', xs, per('spend'), (v) => `$${Number(v.toPrecision(2))}`),
       chart('Latency p50 / p95', xs, pair('latency_p50_ms', 'latency_p95_ms'), (v) => `${Math.round(v)} ms`),
       chart('Time to first token p50 / p95', xs, pair('ttft_p50_ms', 'ttft_p95_ms'), (v) => `${Math.round(v)} ms`)),
     h('h2', {}, `By ${groupBy}`),

@@ -26,7 +26,6 @@ export function render(main, signal) {
     put(answer); put(stats); put(status);
     send.disabled = true;
     const started = performance.now();
-    const sentAt = Date.now();
     const chosen = model.value;
     let first = null;
     let usage = null;
@@ -70,18 +69,15 @@ export function render(main, signal) {
         line('Time to first token', fmt.ms(first)), line('Latency', fmt.ms(total)),
         line('Tokens in / out', usage ? `${fmt.int(usage.prompt_tokens)} / ${fmt.int(usage.completion_tokens)}` : '–'), cost),
       callId ? h('p', { class: 'muted' }, 'Call id ', h('code', {}, callId)) : null);
-      // The request log has the cost once the stream is recorded, just after its end. Its rows
-      // carry no call id of the answer, so the row is this model's request started closest to
-      // when this one was sent (by this browser's clock).
-      let spend = null;
-      for (let i = 0; spend === null && i < 6; i += 1) {
-        const rows = await api('spend/logs', { signal, query: { limit: 20 } }).catch(() => []);
-        const near = (rows || []).filter((r) => r.model === chosen && Math.abs(r.started_at_ms - sentAt) < 5000)
-          .sort((x, y) => Math.abs(x.started_at_ms - sentAt) - Math.abs(y.started_at_ms - sentAt));
-        if (near.length) spend = near[0].spend;
+      // The request log has the cost once the stream is recorded, just after its end: its row is
+      // the one with this answer's call id (`request_id`).
+      let row = null;
+      for (let i = 0; callId && row === null && i < 6; i += 1) {
+        const rows = await api('spend/logs', { signal, query: { request_id: callId, limit: 1 } }).catch(() => []);
+        if (Array.isArray(rows) && rows.length) [row] = rows;
         else await new Promise((done) => { setTimeout(done, 250 * (i + 1)); });
       }
-      cost.querySelector('strong').textContent = spend === null ? '–' : fmt.usd(spend);
+      cost.querySelector('strong').textContent = row === null || row.spend === null ? '–' : fmt.usd(row.spend);
     } catch (e) {
       if (e.name !== 'AbortError') put(status, errorBox(e));
     } finally {
