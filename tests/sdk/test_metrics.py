@@ -68,8 +68,18 @@ def test_metrics_match_the_requests_sent(gateway_url):
     buckets = sorted({float(s.labels["le"]) for s in latency.samples if s.name.endswith("_bucket")})
     assert buckets == LITELLM_BUCKETS
     assert after["litellm_llm_api_time_to_first_token_metric"].type == "histogram"
+    # Routing state: a gauge per configured deployment (0 healthy, 2 cooling) and its cooldowns.
+    state = after["litellm_deployment_state"]
+    assert state.type == "gauge"
+    assert "gpt-test" in {s.labels["litellm_model_name"] for s in state.samples}
+    assert all(s.value in (0, 2) for s in state.samples)
+    assert after["litellm_deployment_cooled_down"].type == "counter"
+    deployment_labels = {"litellm_model_name", "model_id", "api_provider"}
     for family in after.values():
         for sample in family.samples:
+            if family.name.startswith("litellm_deployment_"):
+                assert set(sample.labels) == deployment_labels, sample
+                continue
             assert set(sample.labels) <= {"requested_model", "model_id", "api_provider",
                                           "status_code", "api_key_alias", "le"}, sample
 

@@ -149,17 +149,22 @@ pub fn admin(inbound: &Inbound, path: &str, out: ResponseOutparam) {
         key: key_of(inbound),
         body,
     });
-    // An answer that names its content type (`/metrics`) goes out as it is.
+    // An answer that names its content type (`/metrics`) goes out as it is; a scrape also gets
+    // the deployments' routing state, which lives in the router's stores.
     if response
         .headers
         .iter()
         .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
     {
+        let mut body = response.body;
+        if path == "/metrics" && response.status == 200 {
+            body.push_str(&crate::health::deployment_metrics());
+        }
         return component_io::respond_whole(
             out,
             response.status,
             &response.headers,
-            response.body.as_bytes(),
+            body.as_bytes(),
         );
     }
     let value: Value = serde_json::from_str(&response.body).unwrap_or(Value::Null);

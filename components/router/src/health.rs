@@ -66,10 +66,7 @@ pub fn check() -> (u16, Value) {
 /// `healthy` or `cooling` with until when, and its last failure.
 fn deployments(config: &Config) -> Vec<Value> {
     let limits = store::open("limits").ok();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+    let now = now_ms();
     config
         .deployments
         .iter()
@@ -94,6 +91,40 @@ fn deployments(config: &Config) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+/// The deployments' routing state in Prometheus text (`litellm_deployment_state`,
+/// `litellm_deployment_cooled_down_total`), for `/metrics`; empty when the config does not load.
+pub fn deployment_metrics() -> String {
+    let Ok(config) = config_source::load() else {
+        return String::new();
+    };
+    let limits = store::open("limits").ok();
+    let now = now_ms();
+    let states: Vec<_> = config
+        .deployments
+        .iter()
+        .map(|d| auth_core::metrics::DeploymentState {
+            model: &d.model_name,
+            id: &d.id,
+            provider: d.provider.name(),
+            cooling: limits
+                .as_ref()
+                .and_then(|l| route::cooldown(l, &d.id))
+                .is_some_and(|c| c.until_ms > now),
+            cooled: limits
+                .as_ref()
+                .map_or(0, |l| route::counter(l, &format!("route/cooled/{}", d.id))),
+        })
+        .collect();
+    auth_core::metrics::render_deployments(&states)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Asks a provider component which of its key variables are set.

@@ -46,7 +46,8 @@ fn minute(now_ms: u64) -> u64 {
     now_ms / 60_000
 }
 
-fn counter(bucket: &store::Bucket, key: &str) -> u64 {
+/// A counter in `bucket` (0 when absent or unreadable).
+pub fn counter(bucket: &store::Bucket, key: &str) -> u64 {
     bucket
         .get(key)
         .ok()

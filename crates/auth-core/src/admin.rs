@@ -243,9 +243,26 @@ fn generate(ctx: &mut Context, body: &Map<String, Value>) -> Result<Value, ApiEr
     ctx.kv
         .set(&format!("keyid/{id}"), hash.as_bytes())
         .map_err(store_err)?;
+    index_alias(ctx, None, &record)?;
     let mut out = view(ctx, &record)?;
     out["key"] = Value::String(key);
     Ok(out)
+}
+
+/// Points `keyalias/<alias>` at the key id in the shared store (every replica finds a key by its
+/// alias, whatever its own request log holds), dropping the entry of an alias the key gave up.
+fn index_alias(ctx: &Context, old: Option<&str>, record: &KeyRecord) -> Result<(), ApiError> {
+    if let Some(old) = old.filter(|o| Some(*o) != record.key_alias.as_deref()) {
+        ctx.kv
+            .delete(&format!("keyalias/{old}"))
+            .map_err(store_err)?;
+    }
+    if let Some(alias) = &record.key_alias {
+        ctx.kv
+            .set(&format!("keyalias/{alias}"), record.id.as_bytes())
+            .map_err(store_err)?;
+    }
+    Ok(())
 }
 
 /// Finds a record by full key, key id or alias.
@@ -254,7 +271,15 @@ fn find(ctx: &Context, needle: &str) -> Result<Option<(String, KeyRecord)>, ApiE
         Some(hash_key(ctx.secrets.pepper(), needle))
     } else if let Some(h) = ctx.kv.get(&format!("keyid/{needle}")).map_err(store_err)? {
         Some(String::from_utf8_lossy(&h).into_owned())
-    } else if let Some(id) = key_table::id_by_alias(ctx.log, needle).map_err(store_err)? {
+    } else if let Some(id) = match ctx
+        .kv
+        .get(&format!("keyalias/{needle}"))
+        .map_err(store_err)?
+    {
+        Some(id) => Some(String::from_utf8_lossy(&id).into_owned()),
+        // Keys made before the alias index: the request log's key table.
+        None => key_table::id_by_alias(ctx.log, needle).map_err(store_err)?,
+    } {
         ctx.kv
             .get(&format!("keyid/{id}"))
             .map_err(store_err)?
@@ -304,8 +329,10 @@ fn update(ctx: &mut Context, body: &Map<String, Value>) -> Result<Value, ApiErro
     let (hash, mut record) = find(ctx, &needle)?.ok_or_else(|| {
         ApiError::new(404, ErrorType::NotFound, "No such key").with_code("key_not_found")
     })?;
+    let old_alias = record.key_alias.clone();
     apply(ctx, &mut record, body)?;
     set_json(ctx.kv, &format!("key/{hash}"), &record).map_err(store_err)?;
+    index_alias(ctx, old_alias.as_deref(), &record)?;
     key_table::put(ctx.log, &record).map_err(store_err)?;
     view(ctx, &record)
 }
@@ -337,6 +364,11 @@ fn delete(ctx: &mut Context, body: &Map<String, Value>) -> Result<Value, ApiErro
             ctx.kv
                 .delete(&format!("keyid/{}", record.id))
                 .map_err(store_err)?;
+            if let Some(alias) = &record.key_alias {
+                ctx.kv
+                    .delete(&format!("keyalias/{alias}"))
+                    .map_err(store_err)?;
+            }
             key_table::remove(ctx.log, &record.id).map_err(store_err)?;
             deleted.push(record.id);
         }
@@ -548,5 +580,73 @@ mod tests {
             .0,
             401
         );
+    }
+
+    #[test]
+    fn an_alias_is_found_on_a_replica_with_its_own_log() {
+        let kv = MemoryKv::default();
+        let (s, v) = call(
+            &kv,
+            &TestDb::new(),
+            "POST",
+            "/key/generate",
+            "",
+            Some("sk-master"),
+            r#"{"key_alias":"shared"}"#,
+        );
+        assert_eq!(s, 200, "{v}");
+        // Another replica: the same shared store, a request log of its own.
+        let other = TestDb::new();
+        let (s, info) = call(
+            &kv,
+            &other,
+            "GET",
+            "/key/info",
+            "key=shared",
+            Some("sk-master"),
+            "",
+        );
+        assert_eq!(s, 200, "{info}");
+        assert_eq!(info["info"]["key_alias"], "shared");
+        let (s, _) = call(
+            &kv,
+            &other,
+            "POST",
+            "/key/update",
+            "",
+            Some("sk-master"),
+            r#"{"key":"shared","key_alias":"renamed"}"#,
+        );
+        assert_eq!(s, 200);
+        let (s, _) = call(
+            &kv,
+            &other,
+            "GET",
+            "/key/info",
+            "key=shared",
+            Some("sk-master"),
+            "",
+        );
+        assert_eq!(s, 404, "the old alias is gone");
+        let (s, _) = call(
+            &kv,
+            &TestDb::new(),
+            "POST",
+            "/key/delete",
+            "",
+            Some("sk-master"),
+            r#"{"key_aliases":["renamed"]}"#,
+        );
+        assert_eq!(s, 200);
+        let (s, _) = call(
+            &kv,
+            &other,
+            "GET",
+            "/key/info",
+            "key=renamed",
+            Some("sk-master"),
+            "",
+        );
+        assert_eq!(s, 404, "a deleted key's alias is gone");
     }
 }

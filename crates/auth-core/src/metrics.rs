@@ -164,6 +164,53 @@ pub fn render(db: &dyn Sql) -> Result<String, String> {
     Ok(out)
 }
 
+/// One deployment's routing state, as the router sees it in its stores.
+pub struct DeploymentState<'a> {
+    /// The model group (`model_name`).
+    pub model: &'a str,
+    /// The deployment id.
+    pub id: &'a str,
+    /// Provider name.
+    pub provider: &'a str,
+    /// Whether it is cooling down now.
+    pub cooling: bool,
+    /// How many times it has been cooled down.
+    pub cooled: u64,
+}
+
+/// `litellm_deployment_state` (LiteLLM's values: 0 healthy, 2 complete outage, which a cooling
+/// deployment is) and `litellm_deployment_cooled_down_total`, appended to [`render`]'s text.
+pub fn render_deployments(states: &[DeploymentState]) -> String {
+    let mut out = String::new();
+    let label = |d: &DeploymentState| {
+        format!(
+            "litellm_model_name=\"{}\",model_id=\"{}\",api_provider=\"{}\"",
+            escape(d.model),
+            escape(d.id),
+            escape(d.provider)
+        )
+    };
+    out.push_str("# HELP litellm_deployment_state Deployment state: 0 healthy, 2 cooling down (complete outage).\n# TYPE litellm_deployment_state gauge\n");
+    for d in states {
+        let _ = writeln!(
+            out,
+            "litellm_deployment_state{{{}}} {}",
+            label(d),
+            if d.cooling { 2 } else { 0 }
+        );
+    }
+    out.push_str("# HELP litellm_deployment_cooled_down_total Times a deployment was cooled down.\n# TYPE litellm_deployment_cooled_down_total counter\n");
+    for d in states {
+        let _ = writeln!(
+            out,
+            "litellm_deployment_cooled_down_total{{{}}} {}",
+            label(d),
+            d.cooled
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +260,29 @@ mod tests {
         assert!(text.contains("le=\"+Inf\"} 2"));
         assert!(text.contains("litellm_llm_api_time_to_first_token_metric_count"));
         assert!(text.contains("litellm_spend_metric_total"));
+    }
+
+    #[test]
+    fn deployment_state_gauges_and_cooldown_counters() {
+        let text = render_deployments(&[
+            DeploymentState {
+                model: "m\"x",
+                id: "d1",
+                provider: "openai",
+                cooling: true,
+                cooled: 3,
+            },
+            DeploymentState {
+                model: "m",
+                id: "d2",
+                provider: "gemini",
+                cooling: false,
+                cooled: 0,
+            },
+        ]);
+        assert!(text.contains("litellm_deployment_state{litellm_model_name=\"m\\\"x\",model_id=\"d1\",api_provider=\"openai\"} 2"), "{text}");
+        assert!(text.contains("litellm_deployment_state{litellm_model_name=\"m\",model_id=\"d2\",api_provider=\"gemini\"} 0"));
+        assert!(text.contains("litellm_deployment_cooled_down_total{litellm_model_name=\"m\\\"x\",model_id=\"d1\",api_provider=\"openai\"} 3"));
+        assert_eq!(text.matches("# TYPE").count(), 2);
     }
 }
