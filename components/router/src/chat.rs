@@ -45,29 +45,18 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         started,
         config.log_retention_s,
     );
-    let routed = route::run(
-        config,
-        &request.model,
-        request.stream,
-        &policy,
-        &|_| true,
-        |d, limits| {
-            let body = params::for_deployment(config, d, &policy, &request.body);
-            let sent = Instant::now();
-            let result = provider::post(
-                d,
-                "/chat/completions",
-                &upstream_body(&request, body, d),
-                &[],
-                limits,
-            );
-            ledger.waited(sent);
-            result.map(|r| (r, *limits))
-        },
-    );
-    let d = routed.result.as_ref().ok().map(|(_, d)| *d);
-    ledger.routed(d, &routed.trail);
-    match routed.result {
+    let routed = ledger.route(config, request.stream, &policy, &|_| true, |d, limits| {
+        let body = params::for_deployment(config, d, &policy, &request.body);
+        let result = provider::post(
+            d,
+            "/chat/completions",
+            &upstream_body(&request, body, d),
+            &[],
+            limits,
+        );
+        result.map(|r| (r, *limits))
+    });
+    match routed {
         Ok(((response, limits), d)) if request.stream => {
             stream(response, d, &request, &limits, &mut ledger, config, out)
         }

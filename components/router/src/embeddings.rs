@@ -82,27 +82,16 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         started,
         config.log_retention_s,
     );
-    let routed = route::run(
-        config,
-        &request.model,
-        false,
-        &policy,
-        &embeds,
-        |d, limits| {
-            let sent = Instant::now();
-            let result = provider::post(
-                d,
-                "/embeddings",
-                &request.upstream_body(&d.upstream_model),
-                &[],
-                limits,
-            );
-            ledger.waited(sent);
-            result
-        },
-    );
-    ledger.routed(routed.result.as_ref().ok().map(|(_, d)| *d), &routed.trail);
-    let (response, d) = match routed.result {
+    let routed = ledger.route(config, false, &policy, &embeds, |d, limits| {
+        provider::post(
+            d,
+            "/embeddings",
+            &request.upstream_body(&d.upstream_model),
+            &[],
+            limits,
+        )
+    });
+    let (response, d) = match routed {
         Ok(r) => r,
         Err(e) => {
             ledger.record(None, None, e.status);

@@ -71,10 +71,7 @@ fn deployments(config: &Config) -> Vec<Value> {
         .deployments
         .iter()
         .map(|d| {
-            let cooling = limits
-                .as_ref()
-                .and_then(|l| route::cooldown(l, &d.id))
-                .filter(|c| c.until_ms > now);
+            let cooling = cooling(limits.as_ref(), &d.id, now);
             let last = limits
                 .as_ref()
                 .and_then(|l| l.get(&format!("route/last/{}", d.id)).ok().flatten())
@@ -108,16 +105,20 @@ pub fn deployment_metrics() -> String {
             model: &d.model_name,
             id: &d.id,
             provider: d.provider.name(),
-            cooling: limits
-                .as_ref()
-                .and_then(|l| route::cooldown(l, &d.id))
-                .is_some_and(|c| c.until_ms > now),
+            cooling: cooling(limits.as_ref(), &d.id, now).is_some(),
             cooled: limits
                 .as_ref()
                 .map_or(0, |l| route::counter(l, &format!("route/cooled/{}", d.id))),
         })
         .collect();
     auth_core::metrics::render_deployments(&states)
+}
+
+/// A deployment's cooldown when it is cooling now.
+fn cooling(limits: Option<&store::Bucket>, id: &str, now: u64) -> Option<route::Cooldown> {
+    limits
+        .and_then(|l| route::cooldown(l, id))
+        .filter(|c| c.until_ms > now)
 }
 
 fn now_ms() -> u64 {

@@ -2,15 +2,15 @@
 
 use std::time::{Duration, Instant};
 
-use gateway_core::config::{Deployment, Provider};
-use gateway_core::policy::ErrorClass;
+use gateway_core::config::{Config, Deployment, Provider};
+use gateway_core::policy::{AttemptLimits, ErrorClass, RequestPolicy};
 use gateway_core::pricing;
 use gateway_core::usage::{cost_usd, Usage};
 use gateway_core::{ApiError, ErrorType};
 use translate::openai::Tokens;
 
 use crate::gate::{self, Grant};
-use crate::route::Trail;
+use crate::route::{self, Trail};
 
 /// The api_base a deployment's provider component calls (`x-litellm-model-api-base`): the
 /// configured `api_base`, else the provider's origin variable as the router sees it.
@@ -117,8 +117,29 @@ impl Ledger {
         }
     }
 
+    /// Routes the request by policy ([`route::run`]) over the deployments `accept` allows, timing
+    /// each attempt's wait for its provider and noting where the request went.
+    pub fn route<'c, T>(
+        &mut self,
+        config: &'c Config,
+        stream: bool,
+        policy: &RequestPolicy,
+        accept: &dyn Fn(&Deployment) -> bool,
+        mut send: impl FnMut(&Deployment, &AttemptLimits) -> Result<T, ApiError>,
+    ) -> Result<(T, &'c Deployment), ApiError> {
+        let model = self.model.clone();
+        let routed = route::run(config, &model, stream, policy, accept, |d, limits| {
+            let sent = Instant::now();
+            let result = send(d, limits);
+            self.waited(sent);
+            result
+        });
+        self.routed(routed.result.as_ref().ok().map(|(_, d)| *d), &routed.trail);
+        routed.result
+    }
+
     /// Notes who answered (`d`, or nobody) and how routing got there.
-    pub fn routed(&mut self, d: Option<&Deployment>, trail: &Trail) {
+    fn routed(&mut self, d: Option<&Deployment>, trail: &Trail) {
         self.routing = Some(RouteInfo {
             deployment_id: d.map(|d| d.id.clone()).unwrap_or_default(),
             group: trail.group.clone().unwrap_or_else(|| self.model.clone()),

@@ -57,43 +57,32 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         Ok(p) => p,
         Err(e) => return respond_error(out, &e, true),
     };
-    let routed = route::run(
-        config,
-        &request.model,
-        request.stream,
-        &policy,
-        &|_| true,
-        |d, limits| {
-            let sent = Instant::now();
-            let result = if d.provider == Provider::Anthropic {
+    let routed = ledger.route(config, request.stream, &policy, &|_| true, |d, limits| {
+        if d.provider == Provider::Anthropic {
+            provider::post(
+                d,
+                "/messages",
+                &request.native_body(&d.upstream_model),
+                &beta,
+                limits,
+            )
+        } else {
+            request.to_openai().and_then(|mut body| {
+                body.insert("model".into(), json!(d.upstream_model));
+                if request.stream {
+                    body.insert("stream_options".into(), json!({"include_usage": true}));
+                }
                 provider::post(
                     d,
-                    "/messages",
-                    &request.native_body(&d.upstream_model),
-                    &beta,
+                    "/chat/completions",
+                    Value::Object(body).to_string().as_bytes(),
+                    &[],
                     limits,
                 )
-            } else {
-                request.to_openai().and_then(|mut body| {
-                    body.insert("model".into(), json!(d.upstream_model));
-                    if request.stream {
-                        body.insert("stream_options".into(), json!({"include_usage": true}));
-                    }
-                    provider::post(
-                        d,
-                        "/chat/completions",
-                        Value::Object(body).to_string().as_bytes(),
-                        &[],
-                        limits,
-                    )
-                })
-            };
-            ledger.waited(sent);
-            result
-        },
-    );
-    ledger.routed(routed.result.as_ref().ok().map(|(_, d)| *d), &routed.trail);
-    let (response, d) = match routed.result {
+            })
+        }
+    });
+    let (response, d) = match routed {
         Ok(s) => s,
         Err(e) => {
             ledger.record_error(None, &e);

@@ -84,21 +84,10 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         request: request.body.clone(),
         store: request.store,
     };
-    let routed = route::run(
-        config,
-        &request.model,
-        request.stream,
-        &policy,
-        &generates,
-        |d, limits| {
-            let sent = Instant::now();
-            let result = attempt(config, d, &request, &policy, history.as_ref(), limits);
-            ledger.waited(sent);
-            result
-        },
-    );
-    ledger.routed(routed.result.as_ref().ok().map(|(_, d)| *d), &routed.trail);
-    let (answer, d) = match routed.result {
+    let routed = ledger.route(config, request.stream, &policy, &generates, |d, limits| {
+        attempt(config, d, &request, &policy, history.as_ref(), limits)
+    });
+    let (answer, d) = match routed {
         Ok(r) => r,
         Err(e) => {
             ledger.record(None, None, e.status);

@@ -195,19 +195,21 @@ fn daily(rows: &[(u64, Sums)]) -> Value {
     })
 }
 
-/// `GET /global/activity`: requests and tokens per day.
-pub fn activity(db: &dyn Sql, query: &str, now_ms: u64) -> Result<Value, ApiError> {
+/// The day rollups of the models table in `start_date`..`end_date`, grouped by `columns`.
+fn daily_rollups(
+    db: &dyn Sql,
+    query: &str,
+    now_ms: u64,
+    columns: &[&str],
+) -> Result<Vec<(Vec<SqlValue>, Sums)>, ApiError> {
     let p = Params::parse(query, &["start_date", "end_date"])?;
     let range = day_range(p.range(now_ms / 1000 + 1, MAX_DAYS)?);
-    let rows = rollup::grouped(
-        db,
-        Scope::Models,
-        86_400,
-        Some(range),
-        &["bucket_start"],
-        false,
-    )
-    .map_err(store_err)?;
+    rollup::grouped(db, Scope::Models, 86_400, Some(range), columns, false).map_err(store_err)
+}
+
+/// `GET /global/activity`: requests and tokens per day.
+pub fn activity(db: &dyn Sql, query: &str, now_ms: u64) -> Result<Value, ApiError> {
+    let rows = daily_rollups(db, query, now_ms, &["bucket_start"])?;
     let days: Vec<(u64, Sums)> = rows
         .into_iter()
         .map(|(g, s)| (g[0].as_i64().unwrap_or(0) as u64, s))
@@ -217,17 +219,7 @@ pub fn activity(db: &dyn Sql, query: &str, now_ms: u64) -> Result<Value, ApiErro
 
 /// `GET /global/activity/model`: [`activity`] per model, most requests first.
 pub fn activity_by_model(db: &dyn Sql, query: &str, now_ms: u64) -> Result<Value, ApiError> {
-    let p = Params::parse(query, &["start_date", "end_date"])?;
-    let range = day_range(p.range(now_ms / 1000 + 1, MAX_DAYS)?);
-    let rows = rollup::grouped(
-        db,
-        Scope::Models,
-        86_400,
-        Some(range),
-        &["model", "bucket_start"],
-        false,
-    )
-    .map_err(store_err)?;
+    let rows = daily_rollups(db, query, now_ms, &["model", "bucket_start"])?;
     let mut by_model: BTreeMap<String, Vec<(u64, Sums)>> = BTreeMap::new();
     for (g, s) in rows {
         let model = g[0].as_str().unwrap_or_default().to_string();
