@@ -2,7 +2,7 @@
 //! `default` (`sqlite`, the default) or PostgreSQL at `postgres_url` through Spin's outbound
 //! Postgres (`postgres`, `spin:postgres/postgres@4.0.0`).
 
-use auth_core::sql::{numbered, Dialect};
+use auth_core::sql::{pg_rows, pg_statement, Dialect, PgStatement};
 use auth_core::SqlValue;
 use spin_sdk::pg4;
 use spin_sdk::sqlite3::{Connection, Value};
@@ -124,14 +124,16 @@ impl auth_core::Sql for Log {
                         SqlValue::Text(t) => pg4::ParameterValue::Str(t.clone()),
                     })
                     .collect();
-                let rows = c
-                    .query(&numbered(statement), &params)
-                    .map_err(|e| format!("request log: {}", kind(&e)))?;
-                Ok(rows
-                    .rows
-                    .into_iter()
-                    .map(|r| r.into_iter().map(pg_value).collect())
-                    .collect())
+                let rows = match pg_statement(statement) {
+                    PgStatement::Execute(text) => c.execute(&text, &params).map(|_| Vec::new()),
+                    PgStatement::Query(text) => c.query(&text, &params).map(|r| r.rows),
+                }
+                .map_err(|e| format!("request log: {}", kind(&e)))?;
+                Ok(pg_rows(
+                    rows.into_iter()
+                        .map(|r| r.into_iter().map(pg_value).collect())
+                        .collect(),
+                ))
             }
         }
     }

@@ -1,6 +1,6 @@
 //! The SQL the request log needs: one statement per call with positional `?` parameters, as Spin's
 //! SQLite runs them (only one statement per `execute`). The same statements run on PostgreSQL,
-//! whose backends number the parameters ([`numbered`]); where the two differ (the schema's types,
+//! whose backends number the parameters ([`pg_statement`]); where the two differ (the schema's types,
 //! the connection's set-up), the code asks the connection's [`Dialect`].
 
 /// A value passed to or read from SQL.
@@ -82,21 +82,59 @@ pub trait Sql {
     }
 }
 
-/// A statement with `?` parameters rewritten as PostgreSQL's `$1, $2, ...` (the gateway's
-/// statements have no `?` inside string literals).
-pub fn numbered(statement: &str) -> String {
-    let mut out = String::with_capacity(statement.len() + 16);
+/// A statement as it is sent to PostgreSQL through Spin's outbound Postgres.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PgStatement {
+    /// A statement without rows (`BEGIN`, DDL, `UPDATE`...): run with `execute`.
+    Execute(String),
+    /// A statement with rows, wrapped so that it always yields at least one row: run with
+    /// `query` and read back through [`pg_rows`].
+    Query(String),
+}
+
+/// The form in which `statement` (one statement, `?` parameters) runs on PostgreSQL: parameters
+/// numbered `$1, $2, ...` (the gateway's statements have no `?` inside string literals), and a
+/// statement with rows (`SELECT`, `WITH`, `... RETURNING`) wrapped so that it yields one row more
+/// than it has, numbered, or one filler row when it has none. Spin 4.0's synchronous `query`
+/// never returns when a statement yields no row (spinframework/spin#3671, fixed after 4.0.2); a
+/// statement without rows goes through `execute`, which is not affected.
+pub fn pg_statement(statement: &str) -> PgStatement {
+    let mut text = String::with_capacity(statement.len() + 16);
     let mut n = 0;
     for c in statement.chars() {
         if c == '?' {
             n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
+            text.push('$');
+            text.push_str(&n.to_string());
         } else {
-            out.push(c);
+            text.push(c);
         }
     }
-    out
+    let upper = statement.trim_start().to_ascii_uppercase();
+    let returning = upper
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .any(|word| word == "RETURNING");
+    if upper.starts_with("SELECT") || upper.starts_with("WITH") || returning {
+        PgStatement::Query(format!(
+            "WITH q_ AS ({text}), n_ AS (SELECT row_number() OVER () AS row_, q_.* FROM q_) \
+             SELECT n_.* FROM (SELECT 1) AS one_ LEFT JOIN n_ ON true ORDER BY n_.row_"
+        ))
+    } else {
+        PgStatement::Execute(text)
+    }
+}
+
+/// The rows of a [`PgStatement::Query`]: its row numbers taken off and the filler row dropped.
+pub fn pg_rows(rows: Vec<Vec<SqlValue>>) -> Vec<Vec<SqlValue>> {
+    rows.into_iter()
+        .filter_map(|mut row| {
+            if row.is_empty() || row[0] == SqlValue::Null {
+                return None;
+            }
+            row.remove(0);
+            Some(row)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -164,7 +202,7 @@ pub mod pg {
     //! [`Sql`] on a real PostgreSQL server (the `postgres` client), each test in a schema of its
     //! own. The server comes from `PG_TEST_URL` (scripts/test starts one); without it the
     //! PostgreSQL half of a test is skipped with a message.
-    use super::{numbered, Dialect, Sql, SqlValue};
+    use super::{pg_rows, pg_statement, Dialect, PgStatement, Sql, SqlValue};
     use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
     use std::cell::RefCell;
 
@@ -227,12 +265,24 @@ pub mod pg {
                 })
                 .collect();
             let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
+            let statement = match pg_statement(statement) {
+                PgStatement::Execute(text) => {
+                    return self
+                        .0
+                        .borrow_mut()
+                        .execute(text.as_str(), &refs)
+                        .map(|_| Vec::new())
+                        .map_err(|e| e.to_string())
+                }
+                PgStatement::Query(text) => text,
+            };
             let rows = self
                 .0
                 .borrow_mut()
-                .query(numbered(statement).as_str(), &refs)
+                .query(statement.as_str(), &refs)
                 .map_err(|e| e.to_string())?;
-            rows.iter()
+            let rows: Result<Vec<Vec<SqlValue>>, String> = rows
+                .iter()
                 .map(|row| {
                     (0..row.len())
                         .map(|i| {
@@ -264,7 +314,8 @@ pub mod pg {
                         })
                         .collect()
                 })
-                .collect()
+                .collect();
+            rows.map(pg_rows)
         }
 
         fn dialect(&self) -> Dialect {
@@ -292,5 +343,86 @@ impl<T: Sql + ?Sized> Sql for &T {
 
     fn dialect(&self) -> Dialect {
         (**self).dialect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_with_rows_are_wrapped_and_others_executed() {
+        assert_eq!(
+            pg_statement("UPDATE t SET a = ? WHERE b = ?"),
+            PgStatement::Execute("UPDATE t SET a = $1 WHERE b = $2".into())
+        );
+        assert_eq!(pg_statement("BEGIN"), PgStatement::Execute("BEGIN".into()));
+        for rows in [
+            "SELECT a FROM t WHERE b = ?",
+            "  with x AS (SELECT 1) SELECT * FROM x",
+            "INSERT INTO t (a) VALUES (?)\nRETURNING id",
+        ] {
+            let PgStatement::Query(text) = pg_statement(rows) else {
+                panic!("{rows} has rows");
+            };
+            assert!(
+                text.starts_with("WITH q_ AS (") && !text.contains('?'),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_filler_row_and_row_numbers_are_taken_off() {
+        assert_eq!(
+            pg_rows(vec![vec![SqlValue::Null, SqlValue::Null]]),
+            Vec::<Vec<SqlValue>>::new()
+        );
+        assert_eq!(
+            pg_rows(vec![
+                vec![SqlValue::Integer(1), SqlValue::Text("a".into())],
+                vec![SqlValue::Integer(2), SqlValue::Null],
+            ]),
+            vec![vec![SqlValue::Text("a".into())], vec![SqlValue::Null]]
+        );
+    }
+
+    /// On a real server: no row, rows in the statement's order, `RETURNING` with and without a row.
+    #[test]
+    fn wrapped_statements_keep_their_rows_on_postgres() {
+        let Some(db) = pg::PgTestDb::connect("wrapped_statements") else {
+            return;
+        };
+        db.execute("CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT)", &[])
+            .unwrap();
+        assert!(db
+            .execute("SELECT id FROM t WHERE id = ?", &[SqlValue::Integer(1)])
+            .unwrap()
+            .is_empty());
+        for id in [3, 1, 2] {
+            let inserted = db
+                .execute(
+                    "INSERT INTO t (id, name) VALUES (?, ?) ON CONFLICT (id) DO NOTHING RETURNING id",
+                    &[SqlValue::Integer(id), SqlValue::Null],
+                )
+                .unwrap();
+            assert_eq!(inserted, vec![vec![SqlValue::Integer(id)]]);
+        }
+        let again = db
+            .execute(
+                "INSERT INTO t (id, name) VALUES (?, ?) ON CONFLICT (id) DO NOTHING RETURNING id",
+                &[SqlValue::Integer(1), SqlValue::Null],
+            )
+            .unwrap();
+        assert!(again.is_empty());
+        let ordered = db
+            .execute("SELECT id, name FROM t ORDER BY id DESC", &[])
+            .unwrap();
+        assert_eq!(
+            ordered,
+            [3, 2, 1]
+                .map(|i| vec![SqlValue::Integer(i), SqlValue::Null])
+                .to_vec()
+        );
     }
 }
