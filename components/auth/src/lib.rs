@@ -47,6 +47,7 @@ impl wit_auth::Guest for Auth {
         key: Option<String>,
         model: String,
         route: String,
+        spend_logs: bool,
     ) -> Result<wit_auth::Grant, wit_auth::Denial> {
         use wit_auth::Denial as D;
         let (master_key, pepper) = (secret("master_key"), secret("key_pepper"));
@@ -76,7 +77,7 @@ impl wit_auth::Guest for Auth {
                 },
             }),
             Err(denial) => Err({
-                if !model.is_empty() {
+                if spend_logs && !model.is_empty() {
                     record_refusal(&guard, &denial, &model, &route);
                 }
                 match denial {
@@ -131,6 +132,7 @@ impl wit_auth::Guest for Auth {
             shared: &shared,
             limits: &limits,
             retention_ms: u.log_retention_s.map(|s| s.saturating_mul(1000)),
+            log_rows: u.spend_logs,
         };
         auth_core::record_usage(
             &stores,
@@ -166,6 +168,7 @@ impl wit_admin::Guest for Auth {
             shared: &store,
             limits: &limits,
             retention_ms: None,
+            log_rows: true,
         };
         if let Err(e) = auth_core::log_queue::flush_all(guard.local(), &sinks, now) {
             eprintln!("{e}");
@@ -233,6 +236,7 @@ fn record_refusal(guard: &kv::Guard, denial: &check::Denial, model: &str, route:
         shared: &shared,
         limits: &limits,
         retention_ms: None,
+        log_rows: true,
     };
     let random = wasi::random::random::get_random_u64();
     let call_id = format!("req_{random:016x}");

@@ -69,7 +69,7 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         Ok(r) => r,
         Err(e) => return respond_error(out, &e, false),
     };
-    let grant = match gate::check(inbound, &request.model, ROUTE) {
+    let grant = match gate::check_model(inbound, config, &request.model, ROUTE) {
         Ok(g) => g,
         Err(e) => return respond_error(out, &e, false),
     };
@@ -82,7 +82,7 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         ROUTE,
         request.stream,
         started,
-        config.log_retention_s,
+        config,
     );
     let routed = ledger.route(config, request.stream, &policy, &generates, |d, limits| {
         attempt(config, d, &request, &policy, limits)

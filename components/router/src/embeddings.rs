@@ -67,21 +67,14 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         Ok(r) => r,
         Err(e) => return respond_error(out, &e, false),
     };
-    let grant = match gate::check(inbound, &request.model, ROUTE) {
+    let grant = match gate::check_model(inbound, config, &request.model, ROUTE) {
         Ok(g) => g,
         Err(e) => return respond_error(out, &e, false),
     };
     if let Err(e) = check_model(config, &request.model) {
         return respond_error(out, &e, false);
     }
-    let mut ledger = Ledger::new(
-        grant,
-        &request.model,
-        ROUTE,
-        false,
-        started,
-        config.log_retention_s,
-    );
+    let mut ledger = Ledger::new(grant, &request.model, ROUTE, false, started, config);
     let routed = ledger.route(config, false, &policy, &embeds, |d, limits| {
         provider::post(
             d,

@@ -2,6 +2,7 @@
 //! checks before any upstream call, usage records after, and the admin API.
 
 use component_io::{respond_json, Inbound};
+use gateway_core::config::Config;
 use gateway_core::credentials::caller_key;
 use gateway_core::{ApiError, ErrorType};
 use serde_json::Value;
@@ -23,9 +24,20 @@ pub fn key_of(inbound: &Inbound) -> Option<String> {
     )
 }
 
-/// Checks the caller for a model on a route; counts the request against the key's limits.
-pub fn check(inbound: &Inbound, model: &str, route: &str) -> Result<Grant, ApiError> {
-    auth::check(key_of(inbound).as_deref(), model, route).map_err(denial_error)
+/// Checks the caller for a model on a route; counts the request against the key's limits. A
+/// refusal is logged unless the config disables spend logs.
+pub fn check_model(
+    inbound: &Inbound,
+    config: &Config,
+    model: &str,
+    route: &str,
+) -> Result<Grant, ApiError> {
+    auth::check(key_of(inbound).as_deref(), model, route, config.spend_logs).map_err(denial_error)
+}
+
+/// Checks the caller on a route that names no model (a refusal is not logged).
+pub fn check(inbound: &Inbound, route: &str) -> Result<Grant, ApiError> {
+    auth::check(key_of(inbound).as_deref(), "", route, false).map_err(denial_error)
 }
 
 /// Whether a grant lets its key use a model (the auth component's wildcard rule).

@@ -59,6 +59,7 @@ pub struct Ledger {
     routing: Option<RouteInfo>,
     upstream: Duration,
     log_retention_s: Option<u64>,
+    spend_logs: bool,
 }
 
 /// Who answered and how routing got there, for the `x-litellm-*` headers.
@@ -92,15 +93,15 @@ pub fn usage_of(t: Tokens) -> Usage {
 }
 
 impl Ledger {
-    /// Starts timing a request that `grant` was allowed to make; its row is kept for
-    /// `log_retention_s` (the config's retention period).
+    /// Starts timing a request that `grant` was allowed to make; its row is logged and kept as
+    /// the config says (`disable_spend_logs`, `maximum_spend_logs_retention_period`).
     pub fn new(
         grant: Grant,
         model: &str,
         route: &'static str,
         stream: bool,
         started: Instant,
-        log_retention_s: Option<u64>,
+        config: &Config,
     ) -> Ledger {
         Ledger {
             grant,
@@ -113,7 +114,8 @@ impl Ledger {
             call_id: call_id(),
             routing: None,
             upstream: Duration::ZERO,
-            log_retention_s,
+            log_retention_s: config.log_retention_s,
+            spend_logs: config.spend_logs,
         }
     }
 
@@ -223,6 +225,7 @@ impl Ledger {
             attempts: routing.map_or(0, |r| r.attempts),
             reasoning_tokens: usage.reasoning_tokens,
             log_retention_s: self.log_retention_s,
+            spend_logs: self.spend_logs,
         });
     }
 

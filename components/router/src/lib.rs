@@ -65,14 +65,15 @@ fn handle(request: IncomingRequest, out: ResponseOutparam) {
         Route::ListModels => with_config(out, false, &inbound, |config, out| {
             answer(
                 out,
-                gate::check(&inbound, "", "/v1/models")
+                gate::check(&inbound, "/v1/models")
                     .map(|grant| models::list(config, |name| gate::allows(&grant, name))),
             )
         }),
         Route::GetModel(id) => with_config(out, false, &inbound, |config, out| {
             answer(
                 out,
-                gate::check(&inbound, &id, "/v1/models").and_then(|_| models::get(config, &id)),
+                gate::check_model(&inbound, config, &id, "/v1/models")
+                    .and_then(|_| models::get(config, &id)),
             )
         }),
     }

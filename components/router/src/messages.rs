@@ -40,7 +40,7 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         Ok(r) => r,
         Err(e) => return respond_error(out, &e, true),
     };
-    let grant = match gate::check(inbound, &request.model, ROUTE) {
+    let grant = match gate::check_model(inbound, config, &request.model, ROUTE) {
         Ok(g) => g,
         Err(e) => return respond_error(out, &e, true),
     };
@@ -50,7 +50,7 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         ROUTE,
         request.stream,
         started,
-        config.log_retention_s,
+        config,
     );
     let beta = beta_header(inbound);
     let policy = match RequestPolicy::take(&mut Map::new(), |h| inbound.header(h)) {
@@ -124,7 +124,7 @@ pub fn count_tokens(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
 fn counted(inbound: &Inbound, config: &Config) -> Result<(Value, bool), ApiError> {
     require_json(inbound.header("content-type").as_deref())?;
     let request = MessagesRequest::parse_count(&inbound.body(config.max_body_bytes)?)?;
-    gate::check(inbound, &request.model, COUNT_ROUTE)?;
+    gate::check_model(inbound, config, &request.model, COUNT_ROUTE)?;
     let deployments = config.deployments_for(&request.model);
     if deployments.is_empty() {
         return Err(models::model_not_found(&request.model));

@@ -24,7 +24,7 @@ pub fn handle(inbound: &Inbound, path: &ModelPath, out: ResponseOutparam) {
 }
 
 fn serve(inbound: &Inbound, path: &ModelPath) -> Result<Value, ApiError> {
-    let grant = gate::check(inbound, "", "/model")?;
+    let grant = gate::check(inbound, "/model")?;
     if !grant.is_master {
         return Err(ApiError::new(
             401,

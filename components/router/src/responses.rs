@@ -47,7 +47,7 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         Ok(r) => r,
         Err(e) => return respond_error(out, &e, false),
     };
-    let grant = match gate::check(inbound, &request.model, ROUTE) {
+    let grant = match gate::check_model(inbound, config, &request.model, ROUTE) {
         Ok(g) => g,
         Err(e) => return respond_error(out, &e, false),
     };
@@ -75,7 +75,7 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         ROUTE,
         request.stream,
         started,
-        config.log_retention_s,
+        config,
     );
     let echo = Echo {
         id: translate::request::id("resp_", wasi::random::random::get_random_u64()),
@@ -277,7 +277,7 @@ fn attempt(
 
 /// `GET /v1/responses/{id}`.
 pub fn get(inbound: &Inbound, id: &str, out: ResponseOutparam) {
-    let found = gate::check(inbound, "", ROUTE).and_then(|grant| {
+    let found = gate::check(inbound, ROUTE).and_then(|grant| {
         response_store::load(id, &grant.key_id)?
             .map(|s| s.response)
             .ok_or_else(|| response_store::not_found(id, "response_id"))
@@ -290,7 +290,7 @@ pub fn get(inbound: &Inbound, id: &str, out: ResponseOutparam) {
 
 /// `DELETE /v1/responses/{id}`.
 pub fn delete(inbound: &Inbound, id: &str, out: ResponseOutparam) {
-    let deleted = gate::check(inbound, "", ROUTE).and_then(|grant| {
+    let deleted = gate::check(inbound, ROUTE).and_then(|grant| {
         if response_store::delete(id, &grant.key_id)? {
             Ok(json!({"id": id, "object": "response", "deleted": true}))
         } else {

@@ -347,6 +347,7 @@ mod tests {
             shared: kv,
             limits: lim,
             retention_ms: None,
+            log_rows: true,
         };
         record_usage(
             &stores,
@@ -547,6 +548,7 @@ mod tests {
                     shared: &counting,
                     limits: &counting_limits,
                     retention_ms: None,
+                    log_rows: true,
                 };
                 record_usage(&stores, &local, &usage, &grant.meters, NOW + i, 3, None).unwrap();
             }

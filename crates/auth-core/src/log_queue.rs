@@ -46,6 +46,13 @@ struct Queued {
     usage: UsageRecord,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     spend_counter: Option<String>,
+    /// Whether the row goes to the request log (else it carries only budget spend).
+    #[serde(default = "yes")]
+    log: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The stores a request's record goes to: the SQL log, the shared durable store (keys, budget
@@ -59,6 +66,9 @@ pub struct Sinks<'a> {
     pub limits: &'a dyn Kv,
     /// How long rows are kept (`maximum_spend_logs_retention_period`), `None`: for ever.
     pub retention_ms: Option<u64>,
+    /// Whether appended rows go to the request log and its rollups (`disable_spend_logs` turns
+    /// it off: a row is then queued only for its budget spend).
+    pub log_rows: bool,
 }
 
 fn lock_key(now_ms: u64) -> String {
@@ -81,6 +91,7 @@ pub fn append(
         call_id: call_id.to_string(),
         usage: usage.clone(),
         spend_counter: spend_counter.map(str::to_string),
+        log: sinks.log_rows,
     })
     .map_err(|e| e.to_string())?;
     local.set(&format!("{ROW_PREFIX}{now_ms:015}-{random:016x}"), &row)?;
@@ -136,16 +147,22 @@ pub fn flush(local: &dyn Kv, sinks: &Sinks, now_ms: u64) -> Result<usize, String
             rows.push(q);
         }
     }
-    let db = (sinks.open_log)()?;
     let batch: Vec<(&str, &UsageRecord)> = rows
         .iter()
+        .filter(|q| q.log)
         .map(|q| (q.call_id.as_str(), &q.usage))
         .collect();
-    request_log::insert_batch(db.as_ref(), &batch)?;
+    let db = if batch.is_empty() {
+        None
+    } else {
+        let db = (sinks.open_log)()?;
+        request_log::insert_batch(db.as_ref(), &batch)?;
+        Some(db)
+    };
     for k in &keys {
         local.delete(k)?;
     }
-    if let Some(keep) = sinks.retention_ms {
+    if let (Some(keep), Some(db)) = (sinks.retention_ms, &db) {
         if let Err(e) = retention::run(sinks.limits, db.as_ref(), keep, now_ms) {
             eprintln!("request log retention: {e}");
         }
@@ -234,6 +251,7 @@ mod tests {
             shared: &shared,
             limits: &pending,
             retention_ms: None,
+            log_rows: true,
         };
         let t = 10_000_000;
         // The first request finds no recent flush and flushes itself.
@@ -265,12 +283,14 @@ mod tests {
             shared: &shared,
             limits: &pending,
             retention_ms: None,
+            log_rows: true,
         };
         let working = Sinks {
             open_log: &working,
             shared: &shared,
             limits: &pending,
             retention_ms: None,
+            log_rows: true,
         };
         for i in 0..10 {
             let r = append(
@@ -312,6 +332,7 @@ mod tests {
             shared: &shared,
             limits: &pending,
             retention_ms: None,
+            log_rows: true,
         };
         local.increment(&lock_key(50_000), 1).unwrap();
         append(&local, &sinks, "c", &usage(0), None, 50_000, 1).unwrap();
@@ -319,5 +340,38 @@ mod tests {
         // Ten seconds on, the lock key has changed: a lost lock does not block for ever.
         append(&local, &sinks, "d", &usage(1), None, 60_000, 2).unwrap();
         assert_eq!(rows(&db), 2);
+    }
+
+    #[test]
+    fn rows_without_logging_carry_only_their_spend() {
+        let failing = || -> Result<Box<dyn Sql>, String> { Err("never opened".into()) };
+        let local = MemoryKv::default();
+        let shared = MemoryKv::default();
+        let pending = MemoryKv::default();
+        pending.increment("pending/spend/k", 2 * 250_000).unwrap();
+        let sinks = Sinks {
+            open_log: &failing,
+            shared: &shared,
+            limits: &pending,
+            retention_ms: Some(1),
+            log_rows: false,
+        };
+        for i in 0..2 {
+            append(
+                &local,
+                &sinks,
+                &format!("c{i}"),
+                &usage(i),
+                Some("spend/k"),
+                5_000 + i,
+                BATCH * (i + 1),
+            )
+            .unwrap();
+        }
+        assert!(
+            local.keys(ROW_PREFIX).unwrap().is_empty(),
+            "flushed without SQL"
+        );
+        assert_eq!(shared.increment("spend/k", 0).unwrap(), 2 * 250_000);
     }
 }

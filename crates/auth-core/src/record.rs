@@ -42,6 +42,9 @@ pub fn record_usage(
             limits_kv.increment(&crate::check::pending_spend_key(counter), micro)?;
         }
     }
+    if !stores.log_rows && meters.spend_counter.is_none() {
+        return Ok(());
+    }
     let call_id = call_id.map_or_else(|| format!("req_{random:016x}"), str::to_string);
     log_queue::append(
         local,

@@ -148,6 +148,9 @@ pub struct Config {
     /// How long the request log keeps rows, in seconds
     /// (`general_settings.maximum_spend_logs_retention_period`); `None`: for ever.
     pub log_retention_s: Option<u64>,
+    /// Whether finished requests are written to the request log and its rollups (`false` with
+    /// `general_settings.disable_spend_logs: true`; usage, budgets and limits still count).
+    pub spend_logs: bool,
 }
 
 /// A positive period (`30d`, `12h`, `90m`, `3600s`, `2w`) in seconds.
@@ -267,12 +270,25 @@ impl Config {
                 )
             })?),
         };
+        let spend_logs = match root
+            .get("general_settings")
+            .and_then(|g| g.get("disable_spend_logs"))
+        {
+            None | Some(Value::Null) => true,
+            Some(v) => !v.as_bool().ok_or_else(|| {
+                err(
+                    "general_settings.disable_spend_logs",
+                    "expected true or false",
+                )
+            })?,
+        };
         Ok(Config {
             deployments,
             max_body_bytes,
             max_parallel_requests,
             router,
             log_retention_s,
+            spend_logs,
         })
     }
 
@@ -550,6 +566,7 @@ general_settings:
         assert_eq!(c.max_body_bytes, 1024 * 1024);
         assert_eq!(c.max_parallel_requests, 12);
         assert_eq!(c.log_retention_s, Some(30 * 86_400));
+        assert!(c.spend_logs);
         assert_eq!(retention_seconds("12h"), Some(43_200));
         assert_eq!(retention_seconds("0d"), None);
         assert_eq!(retention_seconds("30y"), None);
@@ -681,6 +698,10 @@ general_settings:
             ));
             assert_eq!(e.path, "general_settings.global_max_parallel_requests");
         }
+        let e = error_of("model_list: []\ngeneral_settings:\n  disable_spend_logs: sometimes\n");
+        assert_eq!(e.path, "general_settings.disable_spend_logs");
+        let off = Config::parse("model_list: []\ngeneral_settings:\n  disable_spend_logs: true\n");
+        assert!(!off.unwrap().spend_logs);
     }
 
     #[test]

@@ -273,3 +273,57 @@ async fn bad_usage_queries_are_400_naming_the_parameter() {
         assert_eq!(assert_openai_error(&body)["param"], param, "{path}");
     }
 }
+
+/// `general_settings.disable_spend_logs: true`: answers, limits and budgets as before, but no row,
+/// no rollup and no metric count, for answered and refused requests alike.
+#[tokio::test]
+async fn disabled_spend_logs_write_no_row_but_budgets_still_count() {
+    let g = Gateway::start_with(
+        |base| {
+            Some(format!(
+                "{}  - model_name: priced\n    litellm_params:\n      model: openai/gpt-4o-mini\n    model_info:\n      input_cost_per_token: 0.000002\n      output_cost_per_token: 0.000008\ngeneral_settings:\n  disable_spend_logs: true\n",
+                default_config(base)
+            ))
+        },
+        HashMap::new(),
+    )
+    .await;
+    let (status, _, v) = g
+        .post("/key/generate", &json!({"max_budget": 0.0001}))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let key = v["key"].as_str().unwrap().to_string();
+    let call = |model: &'static str| {
+        let (g, key) = (&g, key.clone());
+        async move {
+            g.client
+                .post(format!("{}/v1/chat/completions", g.url))
+                .bearer_auth(key)
+                .json(&chat(model))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(call("priced").await, 200);
+    assert_eq!(call("priced").await, 429, "the budget still counts");
+    let refused = g
+        .client
+        .post(format!("{}/v1/chat/completions", g.url))
+        .bearer_auth("sk-not-a-key")
+        .json(&chat("gpt-test"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        g.post("/v1/chat/completions", &chat("gpt-test")).await.0,
+        200
+    );
+    assert!(rows(&g, "").await.is_empty());
+    let (status, _, report) = g.get("/global/spend/report").await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report, json!([]), "no rollup");
+}
