@@ -3,6 +3,8 @@
 //! created by the app itself, in versioned migrations of one statement each; the first write that
 //! finds a table or column missing migrates and retries.
 
+use std::collections::HashSet;
+
 use serde_json::{json, Value};
 
 use crate::check::UsageRecord;
@@ -12,9 +14,16 @@ use crate::sql::{Dialect, Sql, SqlValue};
 const INSERT: &str = "INSERT INTO request_log (call_id, started_at_ms, key_id, key_alias, team, \
     model, provider, upstream_model, route, status, prompt_tokens, completion_tokens, \
     cached_tokens, cost_usd, latency_ms, ttft_ms, stream, deployment_id, model_group, \
-    error_class, attempts, reasoning_tokens) \
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-    ON CONFLICT (call_id) DO NOTHING RETURNING id";
+    error_class, attempts, reasoning_tokens) VALUES ";
+const ROW_MARKS: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const INSERT_END: &str = " ON CONFLICT (call_id) DO NOTHING RETURNING call_id";
+/// Rows one INSERT statement carries (22 parameters each).
+const ROWS_PER_INSERT: usize = 128;
+
+/// The INSERT of `n` rows, one statement (one round trip), returning the call ids it added.
+fn insert_statement(n: usize) -> String {
+    format!("{INSERT}{}{INSERT_END}", vec![ROW_MARKS; n].join(", "))
+}
 
 const COLUMNS: &str = "id, call_id, started_at_ms, key_id, key_alias, team, model, provider, \
     upstream_model, route, status, prompt_tokens, completion_tokens, cached_tokens, cost_usd, \
@@ -71,13 +80,21 @@ pub fn insert_batch(db: &dyn Sql, rows: &[(&str, &UsageRecord)]) -> Result<(), S
     let write = || {
         db.execute(begin, &[])?;
         let written = (|| {
-            let mut new = Vec::with_capacity(rows.len());
-            for (id, u) in rows {
-                if !db.execute(INSERT, &params(id, u))?.is_empty() {
-                    new.push(*u);
+            let mut added = HashSet::new();
+            for chunk in rows.chunks(ROWS_PER_INSERT) {
+                let p: Vec<SqlValue> = chunk.iter().flat_map(|(id, u)| params(id, u)).collect();
+                for row in db.execute(&insert_statement(chunk.len()), &p)? {
+                    if let Some(id) = row.first().and_then(SqlValue::as_str) {
+                        added.insert(id.to_string());
+                    }
                 }
             }
-            rollup::apply(db, &rollup::collect(new.into_iter()))
+            // A call id twice in one batch was added once: count it once.
+            let new = rows
+                .iter()
+                .filter(|(id, _)| added.remove(*id))
+                .map(|(_, u)| *u);
+            rollup::apply(db, &rollup::collect(new))
         })();
         match written {
             Ok(()) => db.execute("COMMIT", &[]).map(drop),
@@ -396,7 +413,9 @@ mod tests {
         }
         let batch: Vec<(&str, &UsageRecord)> = rows.iter().map(|(c, u)| (c.as_str(), u)).collect();
         insert_batch(&db, &batch[..150]).unwrap();
-        insert_batch(&db, &batch[100..]).unwrap(); // 50 delivered twice: counted once
+        let mut again = batch[100..].to_vec();
+        again.push(batch[299]); // 50 delivered twice, and one twice in a batch: counted once
+        insert_batch(&db, &again).unwrap();
         let all = |q: LogQuery| query(&db, &LogQuery { limit: 1000, ..q }).unwrap();
         assert_eq!(all(LogQuery::default()).len(), 300);
         assert_eq!(

@@ -158,13 +158,17 @@ pub fn sum_columns(d: Dialect, histograms: bool) -> String {
         .join(", ")
 }
 
-/// The upsert adding one group's sums to its row in `table`.
-fn upsert_statement(table: &str) -> String {
+/// Groups one upsert statement adds (about 90 parameters each: well under SQLite's 32,766 and
+/// PostgreSQL's 65,535).
+const GROUPS_PER_UPSERT: usize = 64;
+
+/// The upsert adding `n` groups' sums to their rows in `table`, in one statement.
+fn upsert_statement(table: &str, n: usize) -> String {
     let measures = measure_columns();
     let mut cols = vec!["grain".to_string(), "bucket_start".to_string()];
     cols.extend(DIMS.iter().map(|d| d.to_string()));
     cols.extend(measures.iter().cloned());
-    let marks = vec!["?"; cols.len()].join(", ");
+    let marks = format!("({})", vec!["?"; cols.len()].join(", "));
     let key = ["grain", "bucket_start"]
         .iter()
         .chain(DIMS.iter())
@@ -177,8 +181,9 @@ fn upsert_statement(table: &str) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "INSERT INTO {table} ({}) VALUES ({marks}) ON CONFLICT ({key}) DO UPDATE SET {set}",
-        cols.join(", ")
+        "INSERT INTO {table} ({}) VALUES {} ON CONFLICT ({key}) DO UPDATE SET {set}",
+        cols.join(", "),
+        vec![marks; n].join(", ")
     )
 }
 
@@ -213,13 +218,18 @@ pub fn collect<'a>(rows: impl Iterator<Item = &'a UsageRecord>) -> BTreeMap<Grou
 
 /// Adds the groups' sums to the rollup tables (inside the caller's transaction).
 pub fn apply(db: &dyn Sql, groups: &BTreeMap<Group, Sums>) -> Result<(), String> {
-    let statements = ROLLUP_TABLES.map(upsert_statement);
-    for ((table, grain, start, dims, status), sums) in groups {
-        let mut p = vec![SqlValue::from(*grain), SqlValue::from(*start)];
-        p.extend(dims.iter().map(|d| SqlValue::from(d.as_str())));
-        p.push(SqlValue::Integer((*status).into()));
-        p.extend(sums.params());
-        db.execute(&statements[*table], &p)?;
+    for (index, table) in ROLLUP_TABLES.iter().enumerate() {
+        let mine: Vec<_> = groups.iter().filter(|(g, _)| g.0 == index).collect();
+        for chunk in mine.chunks(GROUPS_PER_UPSERT) {
+            let mut p = Vec::new();
+            for ((_, grain, start, dims, status), sums) in chunk {
+                p.extend([SqlValue::from(*grain), SqlValue::from(*start)]);
+                p.extend(dims.iter().map(|d| SqlValue::from(d.as_str())));
+                p.push(SqlValue::Integer((*status).into()));
+                p.extend(sums.params());
+            }
+            db.execute(&upsert_statement(table, chunk.len()), &p)?;
+        }
     }
     Ok(())
 }
@@ -315,6 +325,6 @@ mod tests {
         let s = groups.values().next().unwrap();
         assert_eq!((s.requests, s.errors, s.ttft_count), (2, 2, 2));
         assert_eq!((s.lat[5], s.ttft[0]), (2, 2));
-        assert!(!upsert_statement("model_rollup").contains(';'));
+        assert!(!upsert_statement("model_rollup", 3).contains(';'));
     }
 }
