@@ -153,6 +153,17 @@ pub struct Config {
     pub spend_logs: bool,
 }
 
+/// Keys of `general_settings` applied here; any other is listed as ignored (`database_url` among
+/// them: the log's database is the `log_store` and `postgres_url` variables). `master_key` counts
+/// as applied: the gateway's `master_key` variable holds it (the deploy fills both from one Secret).
+const GENERAL_APPLIED: [&str; 5] = [
+    "master_key",
+    "max_request_size_mb",
+    "global_max_parallel_requests",
+    "maximum_spend_logs_retention_period",
+    "disable_spend_logs",
+];
+
 /// A positive period (`30d`, `12h`, `90m`, `3600s`, `2w`) in seconds.
 fn retention_seconds(text: &str) -> Option<u64> {
     let t = text.trim();
@@ -225,7 +236,15 @@ impl Config {
             .ok_or_else(|| err("model_list", "missing"))?
             .as_array()
             .ok_or_else(|| err("model_list", "expected a list"))?;
-        let router = RouterSettings::parse(root)?;
+        let mut router = RouterSettings::parse(root)?;
+        if let Some(Value::Object(general)) = root.get("general_settings") {
+            router.ignored.extend(
+                general
+                    .iter()
+                    .filter(|(k, v)| !v.is_null() && !GENERAL_APPLIED.contains(&k.as_str()))
+                    .map(|(k, _)| format!("general_settings.{k}")),
+            );
+        }
         let deployments = list
             .iter()
             .enumerate()
@@ -567,6 +586,14 @@ general_settings:
         assert_eq!(c.max_parallel_requests, 12);
         assert_eq!(c.log_retention_s, Some(30 * 86_400));
         assert!(c.spend_logs);
+        let general = Config::parse("model_list: []\ngeneral_settings:\n  master_key: sk-1\n  database_url: x\n  store_prompts_in_spend_logs: true\n  disable_spend_logs: false\n").unwrap();
+        assert_eq!(
+            general.router.ignored,
+            [
+                "general_settings.database_url",
+                "general_settings.store_prompts_in_spend_logs"
+            ]
+        );
         assert_eq!(retention_seconds("12h"), Some(43_200));
         assert_eq!(retention_seconds("0d"), None);
         assert_eq!(retention_seconds("30y"), None);
