@@ -121,6 +121,8 @@ impl wit_auth::Guest for Auth {
             error_class: u.error_class,
             attempts: u.attempts,
             reasoning_tokens: u.reasoning_tokens,
+            messages: u.messages,
+            response: u.response,
         };
         let guard = kv::Guard::default();
         let (shared, limits) = (

@@ -45,6 +45,7 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         started,
         config,
     );
+    ledger.keep_request(&request.body);
     let routed = ledger.route(config, request.stream, &policy, &|_| true, |d, limits| {
         let body = params::for_deployment(config, d, &policy, &request.body);
         let result = provider::post(
@@ -108,6 +109,7 @@ fn whole(
                 .ok()
                 .and_then(|v| Usage::from_response(&v));
             let cost = usage.map(|u| Ledger::cost(d, &u)).unwrap_or(0.0);
+            ledger.keep_answer(&body);
             respond_whole(
                 out,
                 200,
@@ -159,6 +161,7 @@ fn stream(
             return true;
         }
         ledger.mark_first_byte();
+        ledger.keep_answer(&bytes);
         w.write(&bytes)
     });
     let failure = match result {
@@ -175,11 +178,13 @@ fn stream(
         Ok(()) => None,
     };
     if let Some(e) = failure {
-        w.write(&sse::data(
-            &json!({ "error": e.to_openai_json()["error"] }).to_string(),
-        ));
+        let event = sse::data(&json!({ "error": e.to_openai_json()["error"] }).to_string());
+        ledger.keep_answer(&event);
+        w.write(&event);
     }
-    w.write(&relay.finish());
+    let tail = relay.finish();
+    ledger.keep_answer(&tail);
+    w.write(&tail);
     w.finish();
     let usage = relay.usage();
     route::finished(

@@ -84,6 +84,7 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         started,
         config,
     );
+    ledger.keep_request(&request.body);
     let routed = ledger.route(config, request.stream, &policy, &generates, |d, limits| {
         attempt(config, d, &request, &policy, limits)
     });
@@ -139,13 +140,13 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
                 let mut headers = ledger.headers("text/event-stream", None);
                 headers.push(("cache-control".into(), "no-cache".into()));
                 let mut w = BodyWriter::start(out, 200, &headers);
-                w.write(&completions::as_stream(
-                    &completion,
-                    request.client_wants_usage,
-                ));
+                let events = completions::as_stream(&completion, request.client_wants_usage);
+                ledger.keep_answer(&events);
+                w.write(&events);
                 w.finish();
             } else {
                 let cost = usage.map(|u| Ledger::cost(d, &u));
+                ledger.keep_json(&completion);
                 respond_json(
                     out,
                     200,

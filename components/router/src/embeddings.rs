@@ -75,6 +75,7 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         return respond_error(out, &e, false);
     }
     let mut ledger = Ledger::new(grant, &request.model, ROUTE, false, started, config);
+    ledger.keep_request(&request.body);
     let routed = ledger.route(config, false, &policy, &embeds, |d, limits| {
         provider::post(
             d,
@@ -117,6 +118,7 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
             if let Some(e) = estimated {
                 headers.push(("x-gateway-usage".into(), e));
             }
+            ledger.keep_json(&answer);
             respond_json(out, 200, &answer, &headers);
             route::finished(
                 config,

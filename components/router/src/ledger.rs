@@ -10,6 +10,7 @@ use gateway_core::{ApiError, ErrorType};
 use translate::openai::Tokens;
 
 use crate::gate::{self, Grant};
+use crate::kept::{Kept, Teed};
 use crate::route::{self, Trail};
 
 /// The api_base a deployment's provider component calls (`x-litellm-model-api-base`): the
@@ -60,6 +61,7 @@ pub struct Ledger {
     upstream: Duration,
     log_retention_s: Option<u64>,
     spend_logs: bool,
+    kept: Option<Kept>,
 }
 
 /// Who answered and how routing got there, for the `x-litellm-*` headers.
@@ -116,6 +118,7 @@ impl Ledger {
             upstream: Duration::ZERO,
             log_retention_s: config.log_retention_s,
             spend_logs: config.spend_logs,
+            kept: config.store_prompts.then(Kept::default),
         }
     }
 
@@ -197,6 +200,7 @@ impl Ledger {
     ) {
         let usage = usage.unwrap_or_default();
         let routing = self.routing.as_ref();
+        let (messages, response) = self.kept.as_ref().map(Kept::texts).unwrap_or_default();
         gate::record(&gate::Usage {
             key_id: self.grant.key_id.clone(),
             key_alias: self.grant.key_alias.clone(),
@@ -226,7 +230,41 @@ impl Ledger {
             reasoning_tokens: usage.reasoning_tokens,
             log_retention_s: self.log_retention_s,
             spend_logs: self.spend_logs,
+            messages,
+            response,
         });
+    }
+
+    /// Keeps what `body` asked for the row (only with `store_prompts_in_spend_logs`).
+    pub fn keep_request(&mut self, body: &serde_json::Map<String, serde_json::Value>) {
+        if let Some(k) = &mut self.kept {
+            k.request(body);
+        }
+    }
+
+    /// Keeps bytes sent to the caller for the row (only with `store_prompts_in_spend_logs`).
+    pub fn keep_answer(&mut self, bytes: &[u8]) {
+        if let Some(k) = &mut self.kept {
+            k.answer(bytes);
+        }
+    }
+
+    /// [`Ledger::keep_answer`] for a JSON answer (serialized only when kept).
+    pub fn keep_json(&mut self, answer: &serde_json::Value) {
+        if let Some(k) = &mut self.kept {
+            k.answer(answer.to_string().as_bytes());
+        }
+    }
+
+    /// `translator`, its output also kept for the row.
+    pub fn tee<'a>(
+        &'a mut self,
+        translator: &'a mut dyn gateway_core::sse::Translator,
+    ) -> Teed<'a> {
+        Teed {
+            inner: translator,
+            kept: self.kept.as_mut(),
+        }
     }
 
     /// Success headers: content type, the caller's rate-limit state and LiteLLM's `x-litellm-*`

@@ -8,6 +8,7 @@ mod config_source;
 mod embeddings;
 mod gate;
 mod health;
+mod kept;
 mod ledger;
 mod messages;
 mod model_api;

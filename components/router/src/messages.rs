@@ -52,6 +52,7 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         started,
         config,
     );
+    ledger.keep_request(&request.body);
     let beta = beta_header(inbound);
     let policy = match RequestPolicy::take(&mut Map::new(), |h| inbound.header(h)) {
         Ok(p) => p,
@@ -205,6 +206,7 @@ fn whole(
         Ok(v) => {
             let (answer, usage) = convert(v);
             let cost = usage.map(|u| Ledger::cost(d, &u));
+            ledger.keep_json(&answer);
             respond_json(
                 out,
                 200,
@@ -237,15 +239,15 @@ fn native_stream(
     let mut tap = UsageTap::new();
     let result = for_each_chunk(&upstream, |chunk| {
         ledger.mark_first_byte();
+        ledger.keep_answer(chunk);
         tap.push(chunk);
         w.write(chunk)
     });
     if let Err(t) = result {
         let e = transport_error(d.provider.name(), d.provider.component(), &t);
-        w.write(&sse::named(
-            Some("error"),
-            &e.to_anthropic_json().to_string(),
-        ));
+        let event = sse::named(Some("error"), &e.to_anthropic_json().to_string());
+        ledger.keep_answer(&event);
+        w.write(&event);
     }
     w.finish();
     ledger.record(Some(d), Some(usage_of(tap.tokens())), 200);
@@ -261,11 +263,12 @@ fn translated_stream(
     ledger.mark_first_byte();
     let mut t = stream::Stream::new();
     let on_transport = |t: &_| transport_error(d.provider.name(), d.provider.component(), t);
+    let headers = stream_headers(ledger);
     let status = translated::stream(
         &upstream,
         out,
-        &mut t,
-        &stream_headers(ledger),
+        &mut ledger.tee(&mut t),
+        &headers,
         true,
         None,
         &on_transport,

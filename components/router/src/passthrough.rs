@@ -69,6 +69,7 @@ pub fn whole(
                 before(v);
             }
             let cost = usage.map(|u| Ledger::cost(d, &u)).unwrap_or(0.0);
+            ledger.keep_answer(&body);
             respond_whole(
                 out,
                 200,
@@ -111,13 +112,18 @@ pub fn stream(
             return true;
         }
         ledger.mark_first_byte();
+        ledger.keep_answer(&bytes);
         w.write(&bytes)
     });
     if let Err(t) = result {
         let e = transport_error(d.provider.name(), d.provider.component(), &t);
-        w.write(&tap.error_event(&e));
+        let event = tap.error_event(&e);
+        ledger.keep_answer(&event);
+        w.write(&event);
     }
-    w.write(&tap.finish());
+    let tail = tap.finish();
+    ledger.keep_answer(&tail);
+    w.write(&tail);
     w.finish();
     let usage = tap.usage();
     route::finished(

@@ -77,6 +77,7 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
         started,
         config,
     );
+    ledger.keep_request(&request.body);
     let echo = Echo {
         id: translate::request::id("resp_", wasi::random::random::get_random_u64()),
         created_at: unix_time(),
@@ -132,8 +133,15 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
             headers.push(("cache-control".into(), "no-cache".into()));
             let on_transport =
                 |t: &_| transport_error(d.provider.name(), d.provider.component(), t);
-            let status =
-                translated::stream(&response, out, &mut t, &headers, false, None, &on_transport);
+            let status = translated::stream(
+                &response,
+                out,
+                &mut ledger.tee(&mut t),
+                &headers,
+                false,
+                None,
+                &on_transport,
+            );
             let usage = t.inner.tokens().map(usage_of);
             route::finished(
                 config,
@@ -151,6 +159,7 @@ pub fn handle(inbound: &Inbound, config: &Config, out: ResponseOutparam) {
                     keeper.keep(&r);
                     let usage = bridged_response::tokens(&r).map(usage_of);
                     let cost = usage.map(|u| Ledger::cost(d, &u));
+                    ledger.keep_json(&r);
                     respond_json(out, 200, &r, &ledger.headers("application/json", cost)[1..]);
                     route::finished(
                         config,

@@ -157,6 +157,14 @@ pub struct UsageRecord {
     /// Reasoning tokens among the completion tokens.
     #[serde(default)]
     pub reasoning_tokens: u64,
+    /// The request's messages (or input, or prompt) as JSON, only with
+    /// `store_prompts_in_spend_logs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<String>,
+    /// The answer as sent to the caller (JSON, or a stream's events), only with
+    /// `store_prompts_in_spend_logs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
 }
 
 /// Secrets the checks need.

@@ -14,10 +14,10 @@ use crate::sql::{Dialect, Sql, SqlValue};
 const INSERT: &str = "INSERT INTO request_log (call_id, started_at_ms, key_id, key_alias, team, \
     model, provider, upstream_model, route, status, prompt_tokens, completion_tokens, \
     cached_tokens, cost_usd, latency_ms, ttft_ms, stream, deployment_id, model_group, \
-    error_class, attempts, reasoning_tokens) VALUES ";
-const ROW_MARKS: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    error_class, attempts, reasoning_tokens, messages, response) VALUES ";
+const ROW_MARKS: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 const INSERT_END: &str = " ON CONFLICT (call_id) DO NOTHING RETURNING call_id";
-/// Rows one INSERT statement carries (22 parameters each).
+/// Rows one INSERT statement carries (24 parameters each).
 const ROWS_PER_INSERT: usize = 128;
 
 /// The INSERT of `n` rows, one statement (one round trip), returning the call ids it added.
@@ -28,7 +28,7 @@ fn insert_statement(n: usize) -> String {
 const COLUMNS: &str = "id, call_id, started_at_ms, key_id, key_alias, team, model, provider, \
     upstream_model, route, status, prompt_tokens, completion_tokens, cached_tokens, cost_usd, \
     latency_ms, ttft_ms, stream, deployment_id, model_group, error_class, attempts, \
-    reasoning_tokens";
+    reasoning_tokens, messages, response";
 
 /// Sets this connection up for the log. On SQLite a commit is then not an fsync (WAL with
 /// `synchronous=NORMAL`: durable at the next checkpoint, never corrupt); Spin opens a new
@@ -42,7 +42,7 @@ pub fn prepare(db: &dyn Sql) -> Result<(), String> {
 
 pub use crate::schema::migrate;
 
-fn params(call_id: &str, u: &UsageRecord) -> [SqlValue; 22] {
+fn params(call_id: &str, u: &UsageRecord) -> [SqlValue; 24] {
     [
         SqlValue::from(call_id),
         SqlValue::from(u.started_at_ms),
@@ -66,6 +66,8 @@ fn params(call_id: &str, u: &UsageRecord) -> [SqlValue; 22] {
         SqlValue::from(u.error_class.as_deref()),
         SqlValue::Integer(u.attempts.into()),
         SqlValue::from(u.reasoning_tokens),
+        SqlValue::from(u.messages.as_deref()),
+        SqlValue::from(u.response.as_deref()),
     ]
 }
 
@@ -234,6 +236,15 @@ fn row_json(r: &[SqlValue]) -> Value {
         "latency_ms": int(15),
         "ttft_ms": int(16),
         "stream": int(17) == Some(1),
+        "messages": stored(text(23)),
+        "response": stored(text(24)),
+    })
+}
+
+/// A stored request or answer: its JSON when it is JSON (a stream's events are not), else text.
+fn stored(text: Option<&str>) -> Value {
+    text.map_or(Value::Null, |t| {
+        serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_string()))
     })
 }
 

@@ -238,6 +238,14 @@ pub fn migrations(d: Dialect) -> Vec<(i64, String)> {
             .zip(20..)
             .map(|(g, v)| (v, backfill(ROLLUP_TABLES[1], *g))),
     );
+    out.push((
+        23,
+        "ALTER TABLE request_log ADD COLUMN messages TEXT".into(),
+    ));
+    out.push((
+        24,
+        "ALTER TABLE request_log ADD COLUMN response TEXT".into(),
+    ));
     out
 }
 

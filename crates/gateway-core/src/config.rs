@@ -151,17 +151,21 @@ pub struct Config {
     /// Whether finished requests are written to the request log and its rollups (`false` with
     /// `general_settings.disable_spend_logs: true`; usage, budgets and limits still count).
     pub spend_logs: bool,
+    /// Whether rows keep the request's messages and the answer
+    /// (`general_settings.store_prompts_in_spend_logs: true`).
+    pub store_prompts: bool,
 }
 
 /// Keys of `general_settings` applied here; any other is listed as ignored (`database_url` among
 /// them: the log's database is the `log_store` and `postgres_url` variables). `master_key` counts
 /// as applied: the gateway's `master_key` variable holds it (the deploy fills both from one Secret).
-const GENERAL_APPLIED: [&str; 5] = [
+const GENERAL_APPLIED: [&str; 6] = [
     "master_key",
     "max_request_size_mb",
     "global_max_parallel_requests",
     "maximum_spend_logs_retention_period",
     "disable_spend_logs",
+    "store_prompts_in_spend_logs",
 ];
 
 /// A positive period (`30d`, `12h`, `90m`, `3600s`, `2w`) in seconds.
@@ -289,18 +293,16 @@ impl Config {
                 )
             })?),
         };
-        let spend_logs = match root
-            .get("general_settings")
-            .and_then(|g| g.get("disable_spend_logs"))
-        {
-            None | Some(Value::Null) => true,
-            Some(v) => !v.as_bool().ok_or_else(|| {
-                err(
-                    "general_settings.disable_spend_logs",
-                    "expected true or false",
-                )
-            })?,
+        let flag = |key: &str| -> Result<bool, ConfigError> {
+            match root.get("general_settings").and_then(|g| g.get(key)) {
+                None | Some(Value::Null) => Ok(false),
+                Some(v) => v.as_bool().ok_or_else(|| {
+                    err(format!("general_settings.{key}"), "expected true or false")
+                }),
+            }
         };
+        let spend_logs = !flag("disable_spend_logs")?;
+        let store_prompts = flag("store_prompts_in_spend_logs")?;
         Ok(Config {
             deployments,
             max_body_bytes,
@@ -308,6 +310,7 @@ impl Config {
             router,
             log_retention_s,
             spend_logs,
+            store_prompts,
         })
     }
 
@@ -587,13 +590,7 @@ general_settings:
         assert_eq!(c.log_retention_s, Some(30 * 86_400));
         assert!(c.spend_logs);
         let general = Config::parse("model_list: []\ngeneral_settings:\n  master_key: sk-1\n  database_url: x\n  store_prompts_in_spend_logs: true\n  disable_spend_logs: false\n").unwrap();
-        assert_eq!(
-            general.router.ignored,
-            [
-                "general_settings.database_url",
-                "general_settings.store_prompts_in_spend_logs"
-            ]
-        );
+        assert_eq!(general.router.ignored, ["general_settings.database_url"]);
         assert_eq!(retention_seconds("12h"), Some(43_200));
         assert_eq!(retention_seconds("0d"), None);
         assert_eq!(retention_seconds("30y"), None);

@@ -65,6 +65,10 @@ async fn each_request_is_one_row_with_its_fields() {
     assert_eq!(w["key_id"], "master");
     assert_eq!(w["attempts"], 1);
     assert!(w["error_class"].is_null());
+    assert!(
+        w["messages"].is_null() && w["response"].is_null(),
+        "no prompt or answer by default"
+    );
     assert!(w["deployment_id"].as_str().is_some_and(|d| !d.is_empty()));
     assert_eq!(
         (w["prompt_tokens"].as_i64(), w["completion_tokens"].as_i64()),
@@ -326,4 +330,56 @@ async fn disabled_spend_logs_write_no_row_but_budgets_still_count() {
     let (status, _, report) = g.get("/global/spend/report").await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report, json!([]), "no rollup");
+}
+
+/// `general_settings.store_prompts_in_spend_logs: true`: each row keeps what was asked and the
+/// answer as the caller got it (JSON, or a stream's events), on both front doors.
+#[tokio::test]
+async fn stored_prompts_keep_the_question_and_the_answer() {
+    let g = Gateway::start_with(
+        |base| {
+            Some(format!(
+                "{}general_settings:\n  store_prompts_in_spend_logs: true\n",
+                default_config(base)
+            ))
+        },
+        HashMap::new(),
+    )
+    .await;
+    let (status, headers, answer) = g.post("/v1/chat/completions", &chat("gpt-test")).await;
+    assert_eq!(status, 200);
+    let whole = call_id(&headers);
+    let response = g
+        .client
+        .post(format!("{}/v1/chat/completions", g.url))
+        .bearer_auth(CALLER_KEY)
+        .json(&json!({"model": "gpt-test", "stream": true, "messages": [{"role": "user", "content": "stream please"}]}))
+        .send()
+        .await
+        .unwrap();
+    let streamed = call_id(response.headers());
+    let events = response.text().await.unwrap();
+    let (status, text) = g
+        .post_messages(
+            &json!({"model": "gpt-test", "max_tokens": 50, "system": "be brief", "stream": true,
+            "messages": [{"role": "user", "content": "hello claude door"}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+
+    let all = rows(&g, "").await;
+    let row = |id: &str| all.iter().find(|r| r["request_id"] == id).unwrap().clone();
+    let w = row(&whole);
+    assert_eq!(
+        w["messages"],
+        json!({"messages": [{"role": "user", "content": "Say hello"}]})
+    );
+    assert_eq!(w["response"], answer, "the answer as sent");
+    let s = row(&streamed);
+    assert_eq!(s["messages"]["messages"][0]["content"], "stream please");
+    assert_eq!(s["response"], json!(events), "a stream's events, as text");
+    let m = all.iter().find(|r| r["route"] == "/v1/messages").unwrap();
+    assert_eq!(m["messages"]["system"], "be brief");
+    assert_eq!(m["response"], json!(text));
+    assert!(text.contains("message_stop"));
 }
