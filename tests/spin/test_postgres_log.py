@@ -85,7 +85,8 @@ def test_rows_and_rollups_reach_postgres_and_an_outage_changes_no_answer(
     sql(postgres, "postgres", f"DROP DATABASE IF EXISTS {db}")
     sql(postgres, "postgres", f"CREATE DATABASE {db}")
     mock = start_mock()
-    config = default_config(mock.url).replace("router_settings:", (
+    # Prompts and answers kept too: their columns round-trip through PostgreSQL's TEXT.
+    config = default_config(mock.url, "{store_prompts_in_spend_logs: true}").replace("router_settings:", (
         "  - model_name: err-500\n    litellm_params: {model: openai/mock-error-500}\n"
         "router_settings:"))
     gateway = start_gateway(tmp_path / host, mock.url, config=config, host=host, variables={
@@ -100,6 +101,10 @@ def test_rows_and_rollups_reach_postgres_and_an_outage_changes_no_answer(
         assert status == 200, body
         rows = json.loads(body)
         assert len(rows) == 3 and {r["status"] for r in rows} == {200, 502}, rows
+        for r in rows:
+            assert r["messages"] == {"messages": [{"role": "user", "content": "hi"}]}, r
+        whole = next(r for r in rows if r["status"] == 200 and not r["stream"])
+        assert whole["response"]["choices"][0]["message"]["content"] == first[0][1], whole
         assert sql(postgres, db, "SELECT count(*) FROM request_log") == ["3"]
         for grain in (60, 3600, 86400):
             sums = sql(postgres, db, "SELECT sum(requests), sum(errors), sum(prompt_tokens), "

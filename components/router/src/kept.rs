@@ -6,8 +6,10 @@ use gateway_core::sse::Translator;
 use gateway_core::ApiError;
 use serde_json::{Map, Value};
 
-/// Most bytes of a request's messages, or of an answer, that a row keeps.
-pub const KEPT_BYTES: usize = 32 * 1024;
+/// Most bytes of a request's messages, or of an answer, that a row keeps. Rows wait in the
+/// replica's in-memory queue while the database is down (up to 10,000 of them), so this bounds
+/// that memory too (LiteLLM clips each stored string at 2,048 characters by default).
+pub const KEPT_BYTES: usize = 4 * 1024;
 
 /// The request fields that carry what was asked, by route: chat and Messages (`system`,
 /// `messages`), Responses (`instructions`, `input`), completions (`prompt`), embeddings (`input`).

@@ -333,7 +333,7 @@ async fn disabled_spend_logs_write_no_row_but_budgets_still_count() {
 }
 
 /// `general_settings.store_prompts_in_spend_logs: true`: each row keeps what was asked and the
-/// answer as the caller got it (JSON, or a stream's events), on both front doors.
+/// answer as the caller got it (JSON, or a stream's events), up to 4 KiB each, on both front doors.
 #[tokio::test]
 async fn stored_prompts_keep_the_question_and_the_answer() {
     let g = Gateway::start_with(
@@ -377,9 +377,14 @@ async fn stored_prompts_keep_the_question_and_the_answer() {
     assert_eq!(w["response"], answer, "the answer as sent");
     let s = row(&streamed);
     assert_eq!(s["messages"]["messages"][0]["content"], "stream please");
-    assert_eq!(s["response"], json!(events), "a stream's events, as text");
+    let kept = s["response"].as_str().unwrap();
+    assert!(
+        !kept.is_empty() && kept.len() <= 4096 && events.starts_with(kept),
+        "a stream's events as text, up to 4 KiB: {kept}"
+    );
     let m = all.iter().find(|r| r["route"] == "/v1/messages").unwrap();
     assert_eq!(m["messages"]["system"], "be brief");
-    assert_eq!(m["response"], json!(text));
+    let kept = m["response"].as_str().unwrap();
+    assert!(kept.contains("message_start") && text.starts_with(kept));
     assert!(text.contains("message_stop"));
 }
