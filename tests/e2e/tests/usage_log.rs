@@ -17,22 +17,28 @@ fn call_id(headers: &reqwest::header::HeaderMap) -> String {
     headers["x-litellm-call-id"].to_str().unwrap().to_string()
 }
 
+/// A streamed chat request to `gpt-test`: its call id and the events received.
+async fn stream_chat(g: &Gateway, content: &str) -> (String, String) {
+    let response = g
+        .client
+        .post(format!("{}/v1/chat/completions", g.url))
+        .bearer_auth(CALLER_KEY)
+        .json(&json!({"model": "gpt-test", "stream": true, "messages": [{"role": "user", "content": content}]}))
+        .send()
+        .await
+        .unwrap();
+    let id = call_id(response.headers());
+    (id, response.text().await.unwrap())
+}
+
 #[tokio::test]
 async fn each_request_is_one_row_with_its_fields() {
     let g = Gateway::start().await;
     let (status, headers, _) = g.post("/v1/chat/completions", &chat("gpt-test")).await;
     assert_eq!(status, 200);
     let whole = call_id(&headers);
-    let response = g
-        .client
-        .post(format!("{}/v1/chat/completions", g.url))
-        .bearer_auth(CALLER_KEY)
-        .json(&json!({"model": "gpt-test", "stream": true, "messages": [{"role": "user", "content": "hi"}]}))
-        .send()
-        .await
-        .unwrap();
-    let streamed = call_id(response.headers());
-    assert!(response.text().await.unwrap().contains("[DONE]"));
+    let (streamed, events) = stream_chat(&g, "hi").await;
+    assert!(events.contains("[DONE]"));
     let (status, headers, _) = g.post("/v1/chat/completions", &chat("err-500")).await;
     assert!(status >= 500);
     let failed = call_id(&headers);
@@ -349,16 +355,7 @@ async fn stored_prompts_keep_the_question_and_the_answer() {
     let (status, headers, answer) = g.post("/v1/chat/completions", &chat("gpt-test")).await;
     assert_eq!(status, 200);
     let whole = call_id(&headers);
-    let response = g
-        .client
-        .post(format!("{}/v1/chat/completions", g.url))
-        .bearer_auth(CALLER_KEY)
-        .json(&json!({"model": "gpt-test", "stream": true, "messages": [{"role": "user", "content": "stream please"}]}))
-        .send()
-        .await
-        .unwrap();
-    let streamed = call_id(response.headers());
-    let events = response.text().await.unwrap();
+    let (streamed, events) = stream_chat(&g, "stream please").await;
     let (status, text) = g
         .post_messages(
             &json!({"model": "gpt-test", "max_tokens": 50, "system": "be brief", "stream": true,
