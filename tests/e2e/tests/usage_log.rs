@@ -17,6 +17,19 @@ fn call_id(headers: &reqwest::header::HeaderMap) -> String {
     headers["x-litellm-call-id"].to_str().unwrap().to_string()
 }
 
+/// The status of a chat request to `model` made with `key`.
+async fn status_with_key(g: &Gateway, key: &str, model: &str) -> u16 {
+    g.client
+        .post(format!("{}/v1/chat/completions", g.url))
+        .bearer_auth(key)
+        .json(&chat(model))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// A streamed chat request to `gpt-test`: its call id and the events received.
 async fn stream_chat(g: &Gateway, content: &str) -> (String, String) {
     let response = g
@@ -42,15 +55,7 @@ async fn each_request_is_one_row_with_its_fields() {
     let (status, headers, _) = g.post("/v1/chat/completions", &chat("err-500")).await;
     assert!(status >= 500);
     let failed = call_id(&headers);
-    let response = g
-        .client
-        .post(format!("{}/v1/chat/completions", g.url))
-        .bearer_auth("sk-not-a-key")
-        .json(&chat("gpt-test"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401);
+    assert_eq!(status_with_key(&g, "sk-not-a-key", "gpt-test").await, 401);
 
     let all = rows(&g, "").await;
     assert_eq!(all.len(), 4, "one row per request: {all:#?}");
@@ -303,31 +308,13 @@ async fn disabled_spend_logs_write_no_row_but_budgets_still_count() {
         .await;
     assert_eq!(status, 200, "{v}");
     let key = v["key"].as_str().unwrap().to_string();
-    let call = |model: &'static str| {
-        let (g, key) = (&g, key.clone());
-        async move {
-            g.client
-                .post(format!("{}/v1/chat/completions", g.url))
-                .bearer_auth(key)
-                .json(&chat(model))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
-    assert_eq!(call("priced").await, 200);
-    assert_eq!(call("priced").await, 429, "the budget still counts");
-    let refused = g
-        .client
-        .post(format!("{}/v1/chat/completions", g.url))
-        .bearer_auth("sk-not-a-key")
-        .json(&chat("gpt-test"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 401);
+    assert_eq!(status_with_key(&g, &key, "priced").await, 200);
+    assert_eq!(
+        status_with_key(&g, &key, "priced").await,
+        429,
+        "the budget still counts"
+    );
+    assert_eq!(status_with_key(&g, "sk-not-a-key", "gpt-test").await, 401);
     assert_eq!(
         g.post("/v1/chat/completions", &chat("gpt-test")).await.0,
         200
